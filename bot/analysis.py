@@ -1,0 +1,141 @@
+"""Turning a question into the words the matcher compares: tokens, rewrites, stopwords.
+
+The same analysis runs on FAQ phrasings and on what users type, so an
+abbreviation in either ("mk", "tk", "cks") meets the full words in the other.
+Shorthand is ambiguous, so a text can have several *readings*; the matcher
+scores each and keeps the best.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bot.knowledge import Synonyms
+from bot.text import Token, tokenize
+
+MAX_READINGS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A token after rewriting, marked as a stopword when it carries no meaning."""
+
+    folded: str
+    marked: str | None
+    stop: bool
+
+
+@dataclass(frozen=True)
+class _Rule:
+    source: tuple[Token, ...]
+    readings: tuple[tuple[Token, ...], ...]
+
+
+def _token_fits(typed: Token, source: Token, multiword: bool) -> bool:
+    """Whether a typed token can be this token of a rule's source phrase.
+
+    Unaccented typing (``marked`` None) fits any marks. When the writer did use
+    marks, they are evidence: a one-word rule only fires on the same marks
+    ("cảm" and "thu" are not the keys "cam" and "thư"), while multi-word
+    phrases tolerate mistyped marks.
+    """
+    if typed.folded != source.folded:
+        return False
+    return typed.marked is None or multiword or typed.marked == (source.marked or source.folded)
+
+
+def _literal(text: str) -> tuple[Token, ...]:
+    """Tokens of a text written with care (the FAQ's words): a bare word has no marks."""
+    return tuple(Token(t.folded, t.marked or t.folded) for t in tokenize(text))
+
+
+class _RuleSet:
+    """One pass of phrase rewriting: longest phrase first, canonical phrases kept whole."""
+
+    def __init__(self, rewrites: dict[str, tuple[str, ...]]) -> None:
+        self._rules: dict[str, list[_Rule]] = {}
+        self._canonical: dict[str, list[tuple[str, ...]]] = {}
+        for key, readings in rewrites.items():
+            source = tuple(tokenize(key))
+            if not source:
+                continue
+            rule = _Rule(source, tuple(_literal(r) for r in readings))
+            self._rules.setdefault(source[0].folded, []).append(rule)
+            for reading in rule.readings:
+                folded = tuple(t.folded for t in reading)
+                self._canonical.setdefault(folded[0], []).append(folded)
+        for rules in self._rules.values():
+            rules.sort(key=lambda r: -len(r.source))
+        for phrases in self._canonical.values():
+            phrases.sort(key=len, reverse=True)
+
+    def _at(self, tokens: list[Token], i: int) -> tuple[int, tuple[tuple[Token, ...], ...]]:
+        """Length consumed at position i and the readings produced there."""
+        folded = tuple(t.folded for t in tokens[i : i + 8])
+        # A canonical phrase already in the text stays whole, so "chữ ký số" is not
+        # read as "chữ" + the rule "ký số" → "chữ chữ ký số".
+        canonical = next(
+            (len(p) for p in self._canonical.get(folded[0], ()) if folded[: len(p)] == p), 0
+        )
+        for rule in self._rules.get(folded[0], ()):
+            n = len(rule.source)
+            if n <= canonical:
+                break
+            window = tokens[i : i + n]
+            if len(window) == n and all(
+                _token_fits(t, s, n > 1) for t, s in zip(window, rule.source, strict=True)
+            ):
+                return n, rule.readings
+        used = max(canonical, 1)
+        return used, (tuple(tokens[i : i + used]),)
+
+    def apply(self, tokens: list[Token]) -> list[list[Token]]:
+        """Every reading of the tokens after this pass, at most MAX_READINGS."""
+        outs: list[list[Token]] = [[]]
+        i = 0
+        while i < len(tokens):
+            used, options = self._at(tokens, i)
+            if len(options) == 1:
+                for out in outs:
+                    out.extend(options[0])
+            else:
+                outs = [out + list(opt) for out in outs for opt in options][:MAX_READINGS]
+            i += used
+        return outs
+
+
+class Analyzer:
+    """Expands abbreviations, then unifies synonyms, then flags stopwords.
+
+    Two passes, so a synonym phrase can be written in full words and still
+    catch shorthand ("lấy lại mk" → "lấy lại mật khẩu" → "quên mật khẩu").
+    """
+
+    def __init__(self, synonyms: Synonyms) -> None:
+        self._passes = (_RuleSet(synonyms.abbreviations), _RuleSet(synonyms.synonyms))
+        stop_tokens = [t for word in synonyms.stopwords for t in tokenize(word)]
+        self._stop_marked = {t.marked or t.folded for t in stop_tokens}
+        self._stop_folded = {t.folded for t in stop_tokens}
+        self._content_folded: set[str] = set()
+
+    def learn_content_words(self, words: Iterable[str]) -> None:
+        """Tell the analyzer which unaccented forms are real FAQ words (so 'ma' stays 'mã')."""
+        self._content_folded = set(words)
+
+    def _is_stop(self, token: Token) -> bool:
+        if token.marked is not None:
+            return token.marked in self._stop_marked
+        return token.folded in self._stop_folded and token.folded not in self._content_folded
+
+    def readings(self, text: str) -> list[list[Term]]:
+        """All readings of a text after rewriting, at most MAX_READINGS of them."""
+        tokens = tokenize(text)
+        # A writer who uses marks anywhere means an unmarked word literally has none
+        # ("thu nhập" is not "thư"); a writer who never does leaves every word open.
+        if any(t.marked is not None for t in tokens):
+            tokens = [t if t.marked is not None else Token(t.folded, t.folded) for t in tokens]
+        outs = [tokens]
+        for rule_set in self._passes:
+            outs = [r for out in outs for r in rule_set.apply(out)][:MAX_READINGS]
+        return [[Term(t.folded, t.marked, self._is_stop(t)) for t in out] for out in outs]

@@ -1,0 +1,137 @@
+"""The command line, and the composition root that builds what each command needs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import Config, ConfigError, load_config
+from bot.faqcheck import check
+from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.matching import Matcher, MatchResult
+from bot import messages
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("config.yaml"),
+    show_default=True,
+    help="Configuration file.",
+)
+
+
+def _load_config(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _build_matcher(config: Config, faq_files: tuple[Path, ...] = ()) -> Matcher:
+    try:
+        kb = load_knowledge(config.knowledge_dir, list(faq_files) or None)
+    except KnowledgeError as exc:
+        raise click.ClickException(
+            f"the knowledge base has errors (run `python -m bot faq check`):\n{exc}"
+        ) from exc
+    return Matcher(kb, config.matcher)
+
+
+def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -> str:
+    """The reply a user would see, optionally followed by the matcher's reasoning."""
+    lines: list[str] = []
+    if result.decision == "answer" and result.entry_id:
+        entry = kb.entry(result.entry_id)
+        assert entry is not None
+        lines += [entry.answer.rstrip(), "", messages.ANSWER_FOOTER,
+                  f"[{messages.CHOICE_SOLVED}] [{messages.CHOICE_NOT_RIGHT}] "
+                  f"[{messages.CHOICE_TECHNICIAN}]"]
+    elif result.decision == "clarify":
+        lines.append(messages.CLARIFY_INTRO)
+        for n, c in enumerate(result.candidates, 1):
+            entry = kb.entry(c.entry_id)
+            lines.append(f"  {n}. {entry.question if entry else c.entry_id}")
+        lines.append(f"  {len(result.candidates) + 1}. {messages.CLARIFY_NONE_OF_THESE}")
+    else:
+        lines.append(messages.NO_MATCH)
+    if explain:
+        scores = ", ".join(f"{c.entry_id} {c.score:.2f}" for c in result.candidates) or "-"
+        lines += ["", f"-- decision: {result.decision}, score {result.score:.2f}; candidates: {scores}"]
+    return "\n".join(lines)
+
+
+@click.group()
+@click.version_option(package_name="xa-helpdesk-bot")
+def cli() -> None:
+    """Help-desk bot for commune officials: FAQ matcher, tickets and messenger channels."""
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--faq",
+    "faq_files",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="FAQ file(s) to use instead of the knowledge base's (synonyms still apply).",
+)
+def match(config_path: Path, faq_files: tuple[Path, ...]) -> None:
+    """Read one question per line on stdin; write one JSON decision per line."""
+    matcher = _build_matcher(_load_config(config_path), faq_files)
+    out = sys.stdout
+    for line in sys.stdin:
+        query = line.rstrip("\r\n")
+        out.write(json.dumps(matcher.match(query).as_json(), ensure_ascii=False) + "\n")
+        out.flush()
+
+
+@cli.command()
+@config_option
+@click.argument("question")
+def ask(config_path: Path, question: str) -> None:
+    """Print what the bot would reply to QUESTION (for trying an FAQ edit)."""
+    matcher = _build_matcher(_load_config(config_path))
+    click.echo(render_match(matcher.match(question), matcher.kb))
+
+
+@cli.command()
+@config_option
+def run(config_path: Path) -> None:
+    """Start the bot. With no messenger configured, answer FAQ questions in this terminal."""
+    config = _load_config(config_path)
+    matcher = _build_matcher(config)
+    click.echo(messages.TERMINAL_WELCOME.format(entries=len(matcher.kb.entries)))
+    for line in sys.stdin:
+        question = line.strip()
+        if question:
+            click.echo(render_match(matcher.match(question), matcher.kb, explain=False) + "\n")
+
+
+@cli.group()
+def faq() -> None:
+    """Work with the FAQ knowledge base."""
+
+
+@faq.command("check")
+@config_option
+@click.argument("path", required=False, type=click.Path(path_type=Path, exists=True))
+def faq_check(config_path: Path, path: Path | None) -> None:
+    """Validate the knowledge base (or PATH: a knowledge folder or one FAQ file)."""
+    config = _load_config(config_path)
+    directory, files = config.knowledge_dir, None
+    if path is not None and path.is_dir():
+        directory = path
+    elif path is not None:
+        files = [path]
+    problems = check(directory, files, config.matcher)
+    for problem in problems:
+        click.echo(str(problem), err=problem.level == "error")
+    errors = sum(p.level == "error" for p in problems)
+    warnings = len(problems) - errors
+    click.echo(f"{errors} error(s), {warnings} warning(s)")
+    if errors:
+        sys.exit(1)

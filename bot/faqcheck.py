@@ -1,0 +1,50 @@
+"""`faq check`: everything wrong with a knowledge base, in words an admin can act on.
+
+Loading catches what one file or one pair of phrasings gets wrong; this adds
+the matcher's view: two entries whose phrasings it cannot tell apart would
+make the bot hesitate between them for ever, so that is an error too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.config import MatcherConfig
+from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.matching import Matcher
+
+# A phrasing asked verbatim must beat every other entry by at least this much.
+MIN_SELF_LEAD = 0.05
+
+
+def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
+    """Entries whose own phrasing scores as high on another entry (too alike to tell apart)."""
+    problems: list[Problem] = []
+    reported: set[frozenset[str]] = set()
+    for entry in kb.entries:
+        for text in entry.phrasings:
+            ranked = matcher.rank(text, limit=3)
+            own = next((c.score for c in ranked if c.entry_id == entry.id), 0.0)
+            for other in ranked:
+                pair = frozenset((entry.id, other.entry_id))
+                if other.entry_id == entry.id or pair in reported:
+                    continue
+                if other.score >= own - MIN_SELF_LEAD:
+                    reported.add(pair)
+                    problems.append(Problem(
+                        entry.file, entry.line,
+                        f"'{text}' matches entry {other.entry_id} as well as its own "
+                        f"({other.score:.2f} vs {own:.2f}); reword one of them or merge them",
+                        entry.id,
+                    ))
+    return problems
+
+
+def check(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig) -> list[Problem]:
+    """Every error and warning in the knowledge base, sorted by file and line."""
+    try:
+        kb = load_knowledge(directory, faq_files)
+    except KnowledgeError as exc:
+        return list(exc.problems)
+    return sorted(confusable_entries(kb, Matcher(kb, config))) + list(kb.warnings)

@@ -1,0 +1,350 @@
+"""The knowledge base: FAQ entries, systems and the synonym table, read from YAML.
+
+Admins edit these files by hand, so loading never stops at the first mistake:
+it collects every problem with the file, line and entry it concerns, and the
+caller decides what an error means (refuse to start, refuse a reload, print a
+`faq check` report). Warnings, such as an unknown system id, never block.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from bot.text import fold, nfc
+
+MAX_ANSWER_CHARS = 2000  # Zalo's message limit, the strictest of our channels
+_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_LINE = "__line__"
+_UNREADABLE = object()  # a file whose problem is already reported
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the knowledge base, located for the person fixing it."""
+
+    file: str
+    line: int
+    message: str
+    entry: str | None = None
+    level: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        who = f" [{self.entry}]" if self.entry else ""
+        return f"{where}:{who} {self.level}: {self.message}"
+
+
+class KnowledgeError(Exception):
+    """The knowledge base has errors; `problems` lists all of them."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One FAQ entry: a question, its other phrasings and the answer to send."""
+
+    id: str
+    question: str
+    answer: str
+    variants: tuple[str, ...] = ()
+    system: str | None = None
+    tags: tuple[str, ...] = ()
+    file: str = ""
+    line: int = 0
+
+    @property
+    def phrasings(self) -> tuple[str, ...]:
+        """The question first, then its variants: every text a user may echo."""
+        return (self.question, *self.variants)
+
+
+@dataclass(frozen=True)
+class System:
+    """An e-government system and who fixes it when it breaks."""
+
+    id: str
+    name: str
+    owner: str = ""
+    queue: str = ""
+    hotline: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Rewrites from what officials type to the words the FAQ uses.
+
+    ``abbreviations`` expand shorthand to full words, possibly to several
+    readings (cv is công văn or công vụ); ``synonyms`` then map other words
+    for the same thing to one canonical phrase. Keys are lower-cased phrases.
+    """
+
+    abbreviations: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    stopwords: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    """Everything the matcher and the conversation need from `knowledge/`."""
+
+    entries: tuple[Entry, ...]
+    systems: dict[str, System]
+    synonyms: Synonyms
+    warnings: tuple[Problem, ...] = ()
+
+    def entry(self, entry_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping, for error messages."""
+
+
+def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping[_LINE] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
+
+
+def _read_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problems.append(Problem(str(path), line, f"YAML syntax error: {exc.problem or exc}"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        problems.append(Problem(str(path), 0, f"cannot read: {exc}"))
+    return _UNREADABLE
+
+
+def _text(raw: dict[str, Any], key: str, where: tuple[str, int, str | None],
+          problems: list[Problem], required: bool = True) -> str:
+    value = raw.get(key)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if required:
+            problems.append(Problem(where[0], where[1], f"'{key}' is missing or empty", where[2]))
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        problems.append(Problem(where[0], where[1], f"'{key}' must be text", where[2]))
+        return ""
+    return nfc(str(value)).strip()
+
+
+def _texts(raw: dict[str, Any], key: str, where: tuple[str, int, str | None],
+           problems: list[Problem]) -> tuple[str, ...]:
+    value = raw.get(key) or []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str | int) for v in value):
+        problems.append(Problem(where[0], where[1], f"'{key}' must be a list of texts", where[2]))
+        return ()
+    out = tuple(nfc(str(v)).strip() for v in value)
+    if any(not v for v in out):
+        problems.append(Problem(where[0], where[1], f"'{key}' has an empty item", where[2]))
+    return tuple(v for v in out if v)
+
+
+def _top_level(raw: Any, path: Path, key: str, problems: list[Problem]) -> list[Any]:
+    if raw is _UNREADABLE:
+        return []
+    if raw is None:
+        problems.append(Problem(str(path), 0, "file is empty"))
+        return []
+    if not isinstance(raw, dict):
+        problems.append(Problem(str(path), 1, "expected a mapping with 'version' and '" + key + "'"))
+        return []
+    if raw.get("version") != 1:
+        problems.append(Problem(str(path), raw.get(_LINE, 1), "'version: 1' is required"))
+    items = raw.get(key)
+    if not isinstance(items, list):
+        problems.append(Problem(str(path), raw.get(_LINE, 1), f"'{key}' must be a list"))
+        return []
+    return items
+
+
+_ENTRY_KEYS = {"id", "system", "question", "variants", "answer", "tags", _LINE}
+
+
+def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
+    """Read one FAQ file, appending every problem found to `problems`."""
+    entries: list[Entry] = []
+    for index, raw in enumerate(_top_level(_read_yaml(path, problems), path, "entries", problems)):
+        if not isinstance(raw, dict):
+            problems.append(Problem(str(path), 0, f"entries[{index}] must be a mapping"))
+            continue
+        line = raw.get(_LINE, 0)
+        entry_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        where = (str(path), line, entry_id)
+        for key in sorted(set(raw) - _ENTRY_KEYS):
+            problems.append(Problem(str(path), line, f"unknown field '{key}'", entry_id))
+        if entry_id is None:
+            problems.append(Problem(str(path), line, "'id' is missing"))
+            continue
+        if not _ID.match(entry_id):
+            problems.append(Problem(str(path), line, "id must be lower-case a-z, 0-9 and '-'", entry_id))
+        answer = _text(raw, "answer", where, problems)
+        if len(answer) > MAX_ANSWER_CHARS:
+            problems.append(Problem(
+                str(path), line,
+                f"answer is {len(answer)} characters; at most {MAX_ANSWER_CHARS} fit one message",
+                entry_id,
+            ))
+        entries.append(Entry(
+            id=entry_id,
+            question=_text(raw, "question", where, problems),
+            answer=answer,
+            variants=_texts(raw, "variants", where, problems),
+            system=_text(raw, "system", where, problems, required=False) or None,
+            tags=_texts(raw, "tags", where, problems),
+            file=str(path),
+            line=line,
+        ))
+    return entries
+
+
+def _cross_entry_problems(entries: Sequence[Entry]) -> list[Problem]:
+    """Duplicate ids and phrasings that two entries share (the matcher could not choose)."""
+    problems: list[Problem] = []
+    first_by_id: dict[str, Entry] = {}
+    for entry in entries:
+        if entry.id in first_by_id:
+            other = first_by_id[entry.id]
+            problems.append(Problem(entry.file, entry.line,
+                                    f"duplicate id, first used at {other.file}:{other.line}", entry.id))
+        else:
+            first_by_id[entry.id] = entry
+    owner_of: dict[str, Entry] = {}
+    for entry in entries:
+        seen_here: set[str] = set()
+        for text in entry.phrasings:
+            key = fold(text)
+            if key in seen_here:
+                problems.append(Problem(entry.file, entry.line,
+                                        f"phrasing repeated within the entry: '{text}'", entry.id))
+                continue
+            seen_here.add(key)
+            other = owner_of.get(key)
+            if other is not None and other.id != entry.id:
+                problems.append(Problem(
+                    entry.file, entry.line,
+                    f"phrasing '{text}' is also in entry {other.id} ({other.file}:{other.line})",
+                    entry.id,
+                ))
+            else:
+                owner_of[key] = entry
+    return problems
+
+
+def load_systems(path: Path, problems: list[Problem]) -> dict[str, System]:
+    """Read `systems.yaml`; a missing file just means no systems are known."""
+    if not path.exists():
+        return {}
+    systems: dict[str, System] = {}
+    for raw in _top_level(_read_yaml(path, problems), path, "systems", problems):
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+            problems.append(Problem(str(path), 0, "each system needs an 'id'"))
+            continue
+        where = (str(path), raw.get(_LINE, 0), raw["id"])
+        if raw["id"] in systems:
+            problems.append(Problem(where[0], where[1], "duplicate system id", raw["id"]))
+        systems[raw["id"]] = System(
+            id=raw["id"],
+            name=_text(raw, "name", where, problems),
+            owner=_text(raw, "owner", where, problems, required=False),
+            queue=_text(raw, "queue", where, problems, required=False),
+            hotline=_text(raw, "hotline", where, problems, required=False),
+            description=_text(raw, "description", where, problems, required=False),
+        )
+    return systems
+
+
+def load_synonyms(path: Path, problems: list[Problem]) -> Synonyms:
+    """Read `synonyms.yaml` into rewrite rules keyed by the accent-folded phrase."""
+    if not path.exists():
+        return Synonyms()
+    raw = _read_yaml(path, problems)
+    if raw is None or raw is _UNREADABLE:
+        return Synonyms()
+    if not isinstance(raw, dict):
+        problems.append(Problem(str(path), 1, "expected a mapping"))
+        return Synonyms()
+    abbreviations: dict[str, tuple[str, ...]] = {}
+    synonyms: dict[str, tuple[str, ...]] = {}
+
+    def add(table: dict[str, tuple[str, ...]], source: Any, readings: Iterable[Any], line: int) -> None:
+        if not isinstance(source, str | int) or not str(source).strip():
+            problems.append(Problem(str(path), line, f"bad phrase {source!r}"))
+            return
+        texts = tuple(nfc(str(r)).strip() for r in readings if str(r).strip())
+        key = nfc(str(source)).strip().lower()
+        if not texts:
+            problems.append(Problem(str(path), line, f"'{source}' has no reading"))
+        elif key in table and table[key] != texts:
+            problems.append(Problem(str(path), line, f"'{source}' is defined twice"))
+        else:
+            table[key] = texts
+
+    section = raw.get("abbreviations") or {}
+    if not isinstance(section, dict):
+        problems.append(Problem(str(path), raw.get(_LINE, 1), "'abbreviations' must be a mapping"))
+        section = {}
+    line = section.get(_LINE, 0)
+    for source, readings in section.items():
+        if source != _LINE:
+            add(abbreviations, source, readings if isinstance(readings, list) else [readings], line)
+    groups = raw.get("synonyms") or []
+    if not isinstance(groups, list):
+        problems.append(Problem(str(path), raw.get(_LINE, 1), "'synonyms' must be a list of lists"))
+        groups = []
+    for group in groups:
+        if not isinstance(group, list) or len(group) < 2:
+            problems.append(Problem(str(path), 0, f"synonym group {group!r} needs two or more phrases"))
+            continue
+        for other in group[1:]:
+            add(synonyms, other, [group[0]], 0)
+    stop = raw.get("stopwords") or []
+    if not isinstance(stop, list):
+        problems.append(Problem(str(path), raw.get(_LINE, 1), "'stopwords' must be a list"))
+        stop = []
+    return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop))
+
+
+def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None) -> KnowledgeBase:
+    """Load the knowledge base; raise KnowledgeError listing every error found.
+
+    `faq_files`, when given, replaces `directory/faq/*.yaml` (the systems and
+    synonym tables still come from `directory`).
+    """
+    problems: list[Problem] = []
+    systems = load_systems(directory / "systems.yaml", problems)
+    synonyms = load_synonyms(directory / "synonyms.yaml", problems)
+    files = list(faq_files) if faq_files is not None else sorted((directory / "faq").glob("*.yaml"))
+    if not files:
+        problems.append(Problem(str(directory / "faq"), 0, "no FAQ files (*.yaml) found"))
+    entries: list[Entry] = []
+    for path in files:
+        entries += parse_faq_file(path, problems)
+    problems += _cross_entry_problems(entries)
+    warnings = [
+        Problem(e.file, e.line, f"unknown system '{e.system}' (not in systems.yaml)", e.id, "warning")
+        for e in entries
+        if e.system and systems and e.system not in systems
+    ]
+    errors = [p for p in problems if p.level == "error"]
+    if errors:
+        raise KnowledgeError(sorted(errors) + warnings)
+    return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings))

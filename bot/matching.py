@@ -1,0 +1,290 @@
+"""The FAQ matcher: from a question as typed to answer / clarify / none.
+
+How a score is made (docs/matcher.md has the longer story):
+
+1. Every FAQ phrasing (question and variants) and the query go through the
+   same analysis (bot.analysis): tokens folded to ASCII with the marks kept
+   aside, abbreviations and synonyms rewritten, stopwords flagged.
+2. Words are weighted by how rare they are in the FAQ (BM25's idf), syllable
+   pairs ("mật khẩu", "khai sinh") count as words of their own, and a query
+   word the FAQ does not know is corrected to the nearest FAQ word with
+   rapidfuzz when it is a likely typo.
+3. A phrasing's score is the geometric blend of two coverages: how much of the
+   phrasing the query contains, and how much of the query the phrasing
+   explains. Marks the user typed that disagree with the FAQ's (mất/mật) lower
+   a word's credit.
+4. The decision compares the best entry's score, and its lead over the
+   runner-up, with thresholds from config: a confident lead answers, a
+   plausible one asks "did you mean", and nothing plausible says none.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+
+from bot.analysis import Analyzer, Term
+from bot.config import MatcherConfig
+from bot.knowledge import Entry, KnowledgeBase
+
+Decision = Literal["answer", "clarify", "none"]
+
+STOP_FACTOR = 0.1  # a stopword counts this much of a content word
+PAIR_FACTOR = 0.6  # a syllable pair counts this much of its rarer syllable's weight
+UNKNOWN_FACTOR = 0.5  # an unknown query word weighs this much of the rarest FAQ word
+MARK_MISMATCH = 0.6  # credit when the user's marks disagree with the FAQ's
+PLAIN_VS_MARKED = 0.85  # credit for a word typed bare among marked ones ("in phieu hẹn")
+TYPO_MIN_SIMILARITY = 80  # rapidfuzz ratio (0-100) for correcting an unknown word
+TYPO_MIN_LENGTH = 4
+DOC_COVERAGE_EXPONENT = 0.6
+UNKNOWN_PAIR_FACTOR = 1.0  # weight of a syllable pair the FAQ never uses, against its weaker syllable
+ANSWER_CREDIT = 0.0  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What the matcher decided for one query."""
+
+    query: str
+    decision: Decision
+    entry_id: str | None
+    score: float
+    candidates: tuple[Candidate, ...]
+
+    def as_json(self) -> dict[str, object]:
+        """The `python -m bot match` line for this result."""
+        return {
+            "query": self.query,
+            "decision": self.decision,
+            "id": self.entry_id,
+            "score": round(self.score, 4),
+            "candidates": [{"id": c.entry_id, "score": round(c.score, 4)} for c in self.candidates],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    """One phrasing of one entry, reduced to weighted features."""
+
+    entry: int
+    marks: dict[str, str | None]  # unigram (folded) -> marked form in the FAQ
+    pairs: frozenset[str]
+    mass: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Profile:
+    """All an entry knows, for judging how much of a query it explains."""
+
+    marks: dict[str, tuple[str | None, float]]  # word -> marked form, credit
+    pairs: frozenset[str]
+
+
+def _pairs(terms: Sequence[Term]) -> list[str]:
+    content = [t.folded for t in terms if not t.stop]
+    return [f"{a} {b}" for a, b in zip(content, content[1:], strict=False)]
+
+
+def _mark_credit(typed: str | None, folded: str, faq: str | None) -> float:
+    """How much a folded match counts, given the marks on both sides."""
+    if typed is None or faq is None or typed == faq:
+        return 1.0
+    if typed == folded:  # typed bare, in a text that has marks elsewhere
+        return PLAIN_VS_MARKED
+    return MARK_MISMATCH
+
+
+class Matcher:
+    """An index over one knowledge base; build once, then call `match` per query."""
+
+    def __init__(self, kb: KnowledgeBase, config: MatcherConfig) -> None:
+        self.kb = kb
+        self.config = config
+        self.analyzer = Analyzer(kb.synonyms)
+        self._entries: tuple[Entry, ...] = kb.entries
+        analysed = [
+            [(i, self.analyzer.readings(text)[0]) for text in entry.phrasings]
+            for i, entry in enumerate(kb.entries)
+        ]
+        self.analyzer.learn_content_words(
+            t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop
+        )
+        # Re-analyse now that unaccented stopword look-alikes of FAQ words are known.
+        analysed = [
+            [(i, self.analyzer.readings(text)[0]) for text in entry.phrasings]
+            for i, entry in enumerate(kb.entries)
+        ]
+        self._idf = self._document_frequencies(analysed)
+        self._stop: set[str] = set()
+        self._docs: list[_Doc] = []
+        self._postings: dict[str, list[int]] = defaultdict(list)
+        for per_entry in analysed:
+            for entry_index, terms in per_entry:
+                self._add_doc(entry_index, terms)
+        self._profiles = [self._profile(i, per_entry) for i, per_entry in enumerate(analysed)]
+        self._profile_postings: dict[str, list[int]] = defaultdict(list)
+        for i, profile in enumerate(self._profiles):
+            for word in profile.marks:
+                self._profile_postings[word].append(i)
+        self._vocabulary = sorted({w for w in self._postings if w not in self._stop})
+        self._max_idf = max(self._idf.values(), default=1.0)
+        self._correct = lru_cache(maxsize=50_000)(self._correct_uncached)
+
+    # -- building -------------------------------------------------------------
+
+    def _document_frequencies(self, analysed: list[list[tuple[int, list[Term]]]]) -> dict[str, float]:
+        df: dict[str, int] = defaultdict(int)
+        for per_entry in analysed:
+            features: set[str] = set()
+            for _, terms in per_entry:
+                features.update(t.folded for t in terms)
+                features.update(_pairs(terms))
+            for f in features:
+                df[f] += 1
+        n = max(len(analysed), 1)
+        return {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+
+    def _add_doc(self, entry_index: int, terms: list[Term]) -> None:
+        marks: dict[str, str | None] = {}
+        mass = 0.0
+        for t in terms:
+            if t.folded in marks:
+                continue
+            marks[t.folded] = t.marked
+            if t.stop:
+                self._stop.add(t.folded)
+            mass += self._weight(t.folded, t.stop)
+        pairs = frozenset(_pairs(terms))
+        mass += sum(self._pair_weight(p) for p in pairs)
+        doc_index = len(self._docs)
+        self._docs.append(_Doc(entry_index, marks, pairs, mass))
+        for word in marks:
+            self._postings[word].append(doc_index)
+
+    def _profile(self, entry_index: int, per_entry: list[tuple[int, list[Term]]]) -> _Profile:
+        """Every word an entry knows: all phrasings, tags and (at a discount) its answer."""
+        entry = self._entries[entry_index]
+        marks: dict[str, tuple[str | None, float]] = {}
+        pairs: set[str] = set()
+        extra = [self.analyzer.readings(tag)[0] for tag in entry.tags]
+        for terms, credit in [(t, 1.0) for _, t in per_entry] + [(t, 1.0) for t in extra] + [
+            (self.analyzer.readings(entry.answer)[0], ANSWER_CREDIT)
+        ]:
+            if credit <= 0:
+                continue
+            for t in terms:
+                if t.folded not in marks or marks[t.folded][1] < credit:
+                    marks[t.folded] = (t.marked, credit)
+            if credit == 1.0:
+                pairs.update(_pairs(terms))
+        return _Profile(marks, frozenset(pairs))
+
+    def _weight(self, folded: str, stop: bool) -> float:
+        idf = self._idf.get(folded)
+        if idf is None:
+            idf = self._max_idf * UNKNOWN_FACTOR
+        return idf * (STOP_FACTOR if stop else 1.0)
+
+    def _pair_weight(self, pair: str) -> float:
+        idf = self._idf.get(pair)
+        if idf is None:
+            # A compound the FAQ never uses ("khai sinh" beside "khai tử") is evidence
+            # of another topic, as strong as its weaker syllable.
+            a, b = pair.split(" ")
+            idf = min(self._weight(a, False), self._weight(b, False)) * UNKNOWN_PAIR_FACTOR
+        return idf * PAIR_FACTOR
+
+    def _correct_uncached(self, folded: str) -> tuple[str, float]:
+        """The FAQ word a likely typo stands for, with the similarity (1.0 = as typed)."""
+        if folded in self._postings or len(folded) < TYPO_MIN_LENGTH or folded.isdigit():
+            return folded, 1.0
+        best = process.extractOne(
+            folded, self._vocabulary, scorer=fuzz.ratio, score_cutoff=TYPO_MIN_SIMILARITY
+        )
+        if best is None:
+            return folded, 1.0
+        return best[0], best[1] / 100.0
+
+    # -- scoring --------------------------------------------------------------
+
+    def _score_reading(self, terms: list[Term]) -> dict[int, float]:
+        """Best score per entry for one reading of the query."""
+        words: dict[str, tuple[str | None, float, float]] = {}  # folded -> marks, weight, credit
+        corrected: list[Term] = []
+        for t in terms:
+            # Only words typed without marks are corrected: marks show a deliberate word.
+            typed_plain = t.marked is None or t.marked == t.folded
+            folded, similarity = (
+                self._correct(t.folded) if typed_plain and not t.stop else (t.folded, 1.0)
+            )
+            corrected.append(Term(folded, t.marked if folded == t.folded else None, t.stop))
+            if folded not in words:
+                words[folded] = (corrected[-1].marked, self._weight(folded, t.stop), similarity)
+        pairs = set(_pairs(corrected))
+        query_mass = sum(w for _, w, _ in words.values()) + sum(
+            self._pair_weight(p) for p in pairs
+        )
+        if query_mass <= 0:
+            return {}
+        doc_overlap: dict[int, float] = defaultdict(float)
+        entry_overlap: dict[int, float] = defaultdict(float)
+        for folded, (marked, weight, similarity) in words.items():
+            for doc_index in self._postings.get(folded, ()):
+                credit = _mark_credit(marked, folded, self._docs[doc_index].marks[folded])
+                doc_overlap[doc_index] += weight * similarity * credit
+            for entry_index in self._profile_postings.get(folded, ()):
+                faq_marked, credit = self._profiles[entry_index].marks[folded]
+                credit *= _mark_credit(marked, folded, faq_marked)
+                entry_overlap[entry_index] += weight * similarity * credit
+        doc_cov: dict[int, float] = {}
+        for doc_index, overlap in doc_overlap.items():
+            doc = self._docs[doc_index]
+            overlap += sum(self._pair_weight(p) for p in pairs & doc.pairs)
+            cov = min(overlap / doc.mass, 1.0)
+            if cov > doc_cov.get(doc.entry, 0.0):
+                doc_cov[doc.entry] = cov
+        best: dict[int, float] = {}
+        for entry_index, cov in doc_cov.items():
+            overlap = entry_overlap[entry_index] + sum(
+                self._pair_weight(p) for p in pairs & self._profiles[entry_index].pairs
+            )
+            query_cov = min(overlap / query_mass, 1.0)
+            best[entry_index] = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
+        return best
+
+    def rank(self, query: str, limit: int = 10) -> list[Candidate]:
+        """Entries ordered by score, best first (every reading of the query considered)."""
+        best: dict[int, float] = {}
+        for reading in self.analyzer.readings(query):
+            if not any(not t.stop for t in reading):
+                continue  # only greetings and filler: nothing to match
+            for entry_index, score in self._score_reading(reading).items():
+                if score > best.get(entry_index, 0.0):
+                    best[entry_index] = score
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        return [Candidate(self._entries[i].id, s) for i, s in ranked]
+
+    def match(self, query: str) -> MatchResult:
+        """Decide how the bot should respond to one question."""
+        cfg = self.config
+        ranked = self.rank(query, limit=max(cfg.max_candidates, 2))
+        top = ranked[0].score if ranked else 0.0
+        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
+        offered = tuple(c for c in ranked[: cfg.max_candidates] if c.score >= cfg.clarify_threshold)
+        if top >= cfg.answer_threshold and top - runner_up >= cfg.answer_margin:
+            return MatchResult(query, "answer", ranked[0].entry_id, top, offered)
+        if offered:
+            return MatchResult(query, "clarify", None, top, offered)
+        return MatchResult(query, "none", None, top, ())

@@ -1,0 +1,107 @@
+"""The command line, run as a subprocess the way admins and the benchmark run it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def run(*args: str, stdin: str = "", cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin, capture_output=True, text=True, cwd=cwd, timeout=120,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "PYTHONIOENCODING": "utf-8"},
+    )
+
+
+def test_match_writes_one_json_line_per_question_in_order() -> None:
+    questions = ["may in khong in dc", "quên mật khẩu", "giá lúa hôm nay", ""]
+    proc = run("match", "--faq", str(DATA / "small_faq.yaml"), stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["query"] for line in lines] == questions
+    assert [line["decision"] for line in lines] == ["answer", "clarify", "none", "none"]
+    assert lines[0]["id"] == "may-in-khong-in"
+    assert lines[0]["candidates"][0]["id"] == "may-in-khong-in"
+    assert {c["id"] for c in lines[1]["candidates"]} == {
+        "motcua-quen-mat-khau", "vneid-quen-mat-khau", "email-quen-mat-khau",
+    }
+    assert all(set(line) == {"query", "decision", "id", "score", "candidates"} for line in lines)
+    assert all(len(line["candidates"]) <= 3 for line in lines)
+
+
+def test_match_with_a_broken_faq_fails_with_the_check_messages(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("version: 1\nentries:\n  - id: x\n    question: Câu hỏi\n", encoding="utf-8")
+    proc = run("match", "--faq", str(broken))
+    assert proc.returncode == 1
+    assert f"{broken}:3: [x] error: 'answer' is missing or empty" in proc.stderr
+
+
+def test_faq_check_passes_on_the_shipped_knowledge_base() -> None:
+    proc = run("faq", "check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("0 error(s)")
+
+
+def test_faq_check_reports_every_error_and_fails(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(
+        """\
+version: 1
+entries:
+  - id: a-1
+    question: Máy in không in được
+    answer: Kiểm tra giấy.
+  - id: a-1
+    question: Máy in bị kẹt giấy
+    answer: Mở nắp lấy giấy ra.
+  - id: b-2
+    question: Máy in không in được nữa
+    answer: Kiểm tra giấy.
+""",
+        encoding="utf-8",
+    )
+    proc = run("faq", "check", str(faq))
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"{faq}:6: [a-1] error: duplicate id, first used at {faq}:3"]
+    assert proc.stdout.splitlines()[-1] == "1 error(s), 0 warning(s)"
+
+
+def test_faq_check_finds_entries_too_alike_to_tell_apart(tmp_path: Path) -> None:
+    faq = tmp_path / "faq.yaml"
+    faq.write_text(
+        """\
+version: 1
+entries:
+  - id: in-1
+    question: Máy in không in được
+    answer: Kiểm tra giấy.
+  - id: in-2
+    question: Máy in không in được nữa
+    answer: Kiểm tra mực.
+""",
+        encoding="utf-8",
+    )
+    proc = run("faq", "check", str(faq))
+    assert proc.returncode == 1
+    assert "[in-1] error: 'Máy in không in được' matches entry in-2 as well as its own" in proc.stderr
+
+
+def test_ask_prints_the_reply_and_the_reasoning() -> None:
+    proc = run("ask", "máy tính không nhận usb token chữ ký số")
+    assert proc.returncode == 0, proc.stderr
+    assert "-- decision: answer" in proc.stdout
+
+
+def test_bad_config_names_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("matcher:\n  answer_threshold: cao\n", encoding="utf-8")
+    proc = run("match", "--config", str(config), stdin="")
+    assert proc.returncode == 1
+    assert "matcher.answer_threshold: expected a number, got 'cao'" in proc.stderr

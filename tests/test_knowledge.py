@@ -1,0 +1,173 @@
+"""Loading the knowledge base: every mistake is reported with file, line and entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.knowledge import MAX_ANSWER_CHARS, KnowledgeError, Problem, load_knowledge
+
+SYSTEMS = """\
+version: 1
+systems:
+  - id: cks
+    name: Chữ ký số chuyên dùng
+    owner: Sở KH&CN
+    queue: so-khcn
+"""
+
+
+def make_kb(tmp_path: Path, faq: str, systems: str = SYSTEMS, synonyms: str | None = None) -> Path:
+    (tmp_path / "faq").mkdir()
+    (tmp_path / "faq" / "test.yaml").write_text(faq, encoding="utf-8")
+    (tmp_path / "systems.yaml").write_text(systems, encoding="utf-8")
+    if synonyms is not None:
+        (tmp_path / "synonyms.yaml").write_text(synonyms, encoding="utf-8")
+    return tmp_path
+
+
+def problems(tmp_path: Path, faq: str, **kwargs: str) -> list[str]:
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(make_kb(tmp_path, faq, **kwargs))
+    return [str(p) for p in info.value.problems]
+
+
+GOOD = """\
+version: 1
+entries:
+  - id: cks-token-khong-nhan
+    system: cks
+    question: Máy tính không nhận USB token
+    variants: [Cắm token không thấy chứng thư]
+    answer: Cắm sang cổng USB khác.
+    tags: [token]
+"""
+
+
+def test_a_valid_file_loads_into_entries(tmp_path: Path) -> None:
+    kb = load_knowledge(make_kb(tmp_path, GOOD))
+    (entry,) = kb.entries
+    assert (entry.id, entry.system, entry.question, entry.variants, entry.answer, entry.tags, entry.line) == (
+        "cks-token-khong-nhan", "cks", "Máy tính không nhận USB token",
+        ("Cắm token không thấy chứng thư",), "Cắm sang cổng USB khác.", ("token",), 3,
+    )
+    assert kb.systems["cks"].queue == "so-khcn"
+    assert kb.warnings == ()
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
+    broken = GOOD.replace("    answer: Cắm sang cổng USB khác.", "    answer: [Cắm sang")
+    assert problems(tmp_path, broken) == [
+        f"{tmp_path / 'faq' / 'test.yaml'}:8: error: YAML syntax error: expected ',' or ']', but got ':'"
+    ]
+
+
+def test_missing_and_empty_fields_are_named_with_the_entry(tmp_path: Path) -> None:
+    faq = """\
+version: 1
+entries:
+  - id: a-1
+    question: ""
+    answer: Một câu trả lời.
+  - id: a-2
+    question: Câu hỏi hai
+"""
+    path = tmp_path / "faq" / "test.yaml"
+    assert problems(tmp_path, faq) == [
+        f"{path}:3: [a-1] error: 'question' is missing or empty",
+        f"{path}:6: [a-2] error: 'answer' is missing or empty",
+    ]
+
+
+def test_missing_id_is_reported_at_its_line(tmp_path: Path) -> None:
+    faq = "version: 1\nentries:\n  - question: Câu hỏi\n    answer: Trả lời\n"
+    assert problems(tmp_path, faq) == [f"{tmp_path / 'faq' / 'test.yaml'}:3: error: 'id' is missing"]
+
+
+def test_duplicate_ids_point_at_the_first_use(tmp_path: Path) -> None:
+    faq = GOOD + """\
+  - id: cks-token-khong-nhan
+    question: Token bị khóa
+    answer: Liên hệ đầu mối.
+"""
+    path = tmp_path / "faq" / "test.yaml"
+    assert problems(tmp_path, faq) == [
+        f"{path}:9: [cks-token-khong-nhan] error: duplicate id, first used at {path}:3"
+    ]
+
+
+def test_overlong_answer_is_refused(tmp_path: Path) -> None:
+    faq = GOOD.replace("Cắm sang cổng USB khác.", "x" * (MAX_ANSWER_CHARS + 1))
+    assert problems(tmp_path, faq) == [
+        f"{tmp_path / 'faq' / 'test.yaml'}:3: [cks-token-khong-nhan] error: answer is 2001 "
+        "characters; at most 2000 fit one message"
+    ]
+
+
+def test_variant_shared_by_two_entries_is_refused(tmp_path: Path) -> None:
+    faq = GOOD + """\
+  - id: cks-token-khoa
+    question: Token bị khóa do sai PIN
+    variants: [cắm token KHÔNG thấy chứng thư]
+    answer: Liên hệ đầu mối.
+"""
+    path = tmp_path / "faq" / "test.yaml"
+    assert problems(tmp_path, faq) == [
+        f"{path}:9: [cks-token-khoa] error: phrasing 'cắm token KHÔNG thấy chứng thư' is also "
+        f"in entry cks-token-khong-nhan ({path}:3)"
+    ]
+
+
+def test_bad_id_and_unknown_field_are_errors(tmp_path: Path) -> None:
+    faq = GOOD.replace("id: cks-token-khong-nhan", "id: CKS_Token").replace("tags:", "tag:")
+    path = tmp_path / "faq" / "test.yaml"
+    assert problems(tmp_path, faq) == [
+        f"{path}:3: [CKS_Token] error: id must be lower-case a-z, 0-9 and '-'",
+        f"{path}:3: [CKS_Token] error: unknown field 'tag'",
+    ]
+
+
+def test_unknown_system_is_only_a_warning(tmp_path: Path) -> None:
+    kb = load_knowledge(make_kb(tmp_path, GOOD.replace("system: cks", "system: khong-co")))
+    assert kb.warnings == (
+        Problem(str(tmp_path / "faq" / "test.yaml"), 3,
+                "unknown system 'khong-co' (not in systems.yaml)", "cks-token-khong-nhan", "warning"),
+    )
+
+
+def test_wrong_version_and_shape_are_reported(tmp_path: Path) -> None:
+    assert problems(tmp_path, "version: 2\nentries: {}\n") == [
+        f"{tmp_path / 'faq' / 'test.yaml'}:1: error: 'entries' must be a list",
+        f"{tmp_path / 'faq' / 'test.yaml'}:1: error: 'version: 1' is required",
+    ]
+
+
+def test_empty_faq_folder_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "faq").mkdir()
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(tmp_path)
+    assert [p.message for p in info.value.problems] == ["no FAQ files (*.yaml) found"]
+
+
+def test_synonym_table_reads_abbreviations_groups_and_stopwords(tmp_path: Path) -> None:
+    synonyms = """\
+version: 1
+abbreviations:
+  mk: mật khẩu
+  cv: [công văn, công vụ]
+synonyms:
+  - [tra cứu, tìm lại]
+stopwords: [ạ, nhé]
+"""
+    kb = load_knowledge(make_kb(tmp_path, GOOD, synonyms=synonyms))
+    assert kb.synonyms.abbreviations == {"mk": ("mật khẩu",), "cv": ("công văn", "công vụ")}
+    assert kb.synonyms.synonyms == {"tìm lại": ("tra cứu",)}
+    assert kb.synonyms.stopwords == frozenset({"ạ", "nhé"})
+
+
+def test_the_shipped_knowledge_base_loads_without_errors() -> None:
+    kb = load_knowledge(Path(__file__).resolve().parent.parent / "knowledge")
+    assert len(kb.entries) >= 80
+    assert len({e.system for e in kb.entries}) >= 10
+    assert all(e.system in kb.systems for e in kb.entries)

@@ -1,0 +1,108 @@
+"""The matcher's decisions: answer what is clear, ask when unsure, refuse what is not ours."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from bot.config import MatcherConfig
+from bot.knowledge import Entry, KnowledgeBase
+from bot.matching import Candidate, Matcher, MatchResult
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("Quên mật khẩu đăng nhập phần mềm một cửa điện tử", "motcua-quen-mat-khau"),
+        ("quen mat khau phan mem mot cua", "motcua-quen-mat-khau"),
+        ("quên mk tk một cửa ntn", "motcua-quen-mat-khau"),
+        ("em chào anh, em quên mật khẩu vào phần mềm một cửa rồi, giúp em với ạ", "motcua-quen-mat-khau"),
+        ("dân quên mật khẩu vneid", "vneid-quen-mat-khau"),
+        ("may tinh ko nhan usb token", "cks-token-khong-nhan"),
+        ("máy tính không nhận token chữ kí số", "cks-token-khong-nhan"),
+        ("nhap sai pin token bi khoa", "cks-token-bi-khoa"),
+        ("họp online mất tiếng", "hop-mat-tieng"),
+        ("hop truc tuyen mat tieng", "hop-mat-tieng"),
+        ("máy in k in đc", "may-in-khong-in"),
+        ("may in khong in dc", "may-in-khong-in"),
+        ("quên pass mail công vụ", "email-quen-mat-khau"),
+    ],
+)
+def test_clear_questions_are_answered(matcher: Matcher, query: str, expected: str) -> None:
+    result = matcher.match(query)
+    assert (result.decision, result.entry_id) == ("answer", expected)
+
+
+def test_decomposed_unicode_question_is_answered_like_precomposed(matcher: Matcher) -> None:
+    import unicodedata
+
+    query = "máy tính không nhận usb token chữ ký số"
+    assert matcher.match(unicodedata.normalize("NFD", query)).entry_id == matcher.match(query).entry_id
+    assert matcher.match(query).entry_id == "cks-token-khong-nhan"
+
+
+def test_a_question_several_entries_answer_gets_did_you_mean(matcher: Matcher) -> None:
+    result = matcher.match("quên mật khẩu")
+    assert result.decision == "clarify"
+    assert result.entry_id is None
+    assert {c.entry_id for c in result.candidates} == {
+        "motcua-quen-mat-khau", "vneid-quen-mat-khau", "email-quen-mat-khau",
+    }
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "xin chào", "cảm ơn em nhiều ạ", "hihi", "giá lúa hôm nay", "công thức làm bánh chưng",
+        "mua điện thoại nào tốt", "qwerty", "...", "😀", "", "   ", "12345",
+    ],
+)
+def test_chit_chat_and_nonsense_get_no_answer(matcher: Matcher, query: str) -> None:
+    assert matcher.match(query).decision != "answer"
+
+
+def test_a_different_compound_is_not_answered_as_a_near_neighbour(matcher: Matcher) -> None:
+    # "khai sinh" shares "đăng ký khai" with the khai tử entry, but is another procedure.
+    assert matcher.match("đăng ký khai sinh cần giấy tờ gì").decision != "answer"
+
+
+def test_every_candidate_clears_the_clarify_threshold(matcher: Matcher) -> None:
+    result = matcher.match("token")
+    assert all(c.score >= matcher.config.clarify_threshold for c in result.candidates)
+    assert len(result.candidates) <= matcher.config.max_candidates
+
+
+def test_result_serialises_to_the_match_contract() -> None:
+    result = MatchResult("q", "clarify", None, 0.51234, (Candidate("a", 0.51234), Candidate("b", 0.4)))
+    assert result.as_json() == {
+        "query": "q", "decision": "clarify", "id": None, "score": 0.5123,
+        "candidates": [{"id": "a", "score": 0.5123}, {"id": "b", "score": 0.4}],
+    }
+
+
+def test_a_huge_message_is_handled_quickly(matcher: Matcher) -> None:
+    query = "máy in không in được " + "rất là lâu rồi " * 2000
+    result = matcher.match(query)
+    assert result.decision in {"answer", "clarify", "none"}
+
+
+def test_typed_marks_separate_words_that_fold_alike(small_kb: KnowledgeBase) -> None:
+    entries = (
+        Entry("so-ho-tich", "Tra cứu sổ hộ tịch", "Vào mục Sổ hộ tịch."),
+        Entry("so-dinh-danh", "Tra cứu số định danh", "Vào mục Tra cứu."),
+        Entry("mat-token", "Báo mất USB token", "Báo ngay cho đầu mối."),
+        Entry("mat-khau-token", "Đổi mã PIN token", "Dùng phần mềm quản lý token."),
+    )
+    kb = dataclasses.replace(small_kb, entries=entries)
+    matcher = Matcher(kb, MatcherConfig())
+    assert matcher.rank("tra cứu sổ")[0].entry_id == "so-ho-tich"
+    assert matcher.rank("tra cứu số")[0].entry_id == "so-dinh-danh"
+
+
+def test_the_thresholds_come_from_config(small_kb: KnowledgeBase) -> None:
+    strict = Matcher(small_kb, MatcherConfig(answer_threshold=1.0))
+    assert strict.match("nhap sai pin token bi khoa").decision == "clarify"
+    lenient = Matcher(small_kb, MatcherConfig(answer_threshold=0.2, answer_margin=0.0, clarify_threshold=0.1))
+    assert lenient.match("token").decision == "answer"
