@@ -31,13 +31,13 @@ class MatcherConfig:
     """Thresholds of the FAQ matcher, set once for every FAQ (no per-entry tuning)."""
 
     answer_threshold: float = _help(
-        "Lowest score (0-1) at which the bot answers straight away.", 0.5
+        "Lowest score (0-1) at which the bot answers straight away.", 0.42
     )
     answer_margin: float = _help(
-        "How far the best entry must lead the runner-up to be answered directly.", 0.1
+        "How far the best entry must lead the runner-up to be answered directly.", 0.2
     )
     clarify_threshold: float = _help(
-        "Lowest score at which entries are offered as 'did you mean' choices.", 0.3
+        "Lowest score at which entries are offered as 'did you mean' choices.", 0.2
     )
     max_candidates: int = _help("How many 'did you mean' choices to offer at most.", 3)
 

@@ -44,7 +44,8 @@ TYPO_MIN_SIMILARITY = 80  # rapidfuzz ratio (0-100) for correcting an unknown wo
 TYPO_MIN_LENGTH = 4
 DOC_COVERAGE_EXPONENT = 0.6
 UNKNOWN_PAIR_FACTOR = 1.0  # weight of a syllable pair the FAQ never uses, against its weaker syllable
-ANSWER_CREDIT = 0.0  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
+ELSEWHERE_FACTOR = 3.0  # weight of a query word another entry uses, relative to its idf
+ANSWER_CREDIT = 0.3  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,10 @@ class Matcher:
         )
         if query_mass <= 0:
             return {}
+        known_mass = sum(w for f, (_, w, _) in words.items() if f in self._profile_postings)
         doc_overlap: dict[int, float] = defaultdict(float)
         entry_overlap: dict[int, float] = defaultdict(float)
+        entry_known: dict[int, float] = defaultdict(float)
         for folded, (marked, weight, similarity) in words.items():
             for doc_index in self._postings.get(folded, ()):
                 credit = _mark_credit(marked, folded, self._docs[doc_index].marks[folded])
@@ -248,6 +251,7 @@ class Matcher:
                 faq_marked, credit = self._profiles[entry_index].marks[folded]
                 credit *= _mark_credit(marked, folded, faq_marked)
                 entry_overlap[entry_index] += weight * similarity * credit
+                entry_known[entry_index] += weight
         doc_cov: dict[int, float] = {}
         for doc_index, overlap in doc_overlap.items():
             doc = self._docs[doc_index]
@@ -260,7 +264,10 @@ class Matcher:
             overlap = entry_overlap[entry_index] + sum(
                 self._pair_weight(p) for p in pairs & self._profiles[entry_index].pairs
             )
-            query_cov = min(overlap / query_mass, 1.0)
+            # A word the FAQ uses elsewhere but this entry never does points at another
+            # entry, so it counts against this one more than an unknown word.
+            missing = (known_mass - entry_known[entry_index]) * (ELSEWHERE_FACTOR - 1)
+            query_cov = min(overlap / (query_mass + missing), 1.0)
             best[entry_index] = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
         return best
 
