@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,13 @@ import click
 from bot.config import Config, ConfigError, load_config
 from bot.faqcheck import check
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
-from bot.matching import Matcher, MatchResult
 from bot import messages
+from bot.app import Services, build_services
+from bot.channels import terminal
+from bot.channels.terminal import TerminalSender
+from bot.conversation import State
+from bot.matching import Matcher, MatchResult
+from bot.outbox import OutboxWorker
 
 config_option = click.option(
     "--config",
@@ -98,17 +104,62 @@ def ask(config_path: Path, question: str) -> None:
     click.echo(render_match(matcher.match(question), matcher.kb))
 
 
+def _services(config_path: Path) -> Services:
+    config = _load_config(config_path)
+    try:
+        return build_services(config)
+    except (KnowledgeError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _terminal_chat(services: Services, user: str) -> None:
+    engine = services.engine
+    sender = TerminalSender(user, sys.stdout, engine.remember_choices)
+    worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock)
+    click.echo(messages.TERMINAL_WELCOME.format(entries=len(services.faq.kb.entries)))
+    asyncio.run(terminal.chat_loop(engine.handle, worker, user))
+
+
 @cli.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Start the bot. With no messenger configured, answer FAQ questions in this terminal."""
-    config = _load_config(config_path)
-    matcher = _build_matcher(config)
-    click.echo(messages.TERMINAL_WELCOME.format(entries=len(matcher.kb.entries)))
-    for line in sys.stdin:
-        question = line.strip()
-        if question:
-            click.echo(render_match(matcher.match(question), matcher.kb, explain=False) + "\n")
+    """Start the bot. With no messenger configured, talk to it in this terminal."""
+    _terminal_chat(_services(config_path), "local")
+
+
+@cli.command()
+@config_option
+@click.option("--user", default="local", show_default=True, help="Terminal user id (one per official).")
+def chat(config_path: Path, user: str) -> None:
+    """Talk to the bot as a commune official, in this terminal, with the real core and database."""
+    _terminal_chat(_services(config_path), user)
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@config_option
+@click.option("--as", "as_ref", default=None,
+              help="Act as this technician, 'channel:user-id' (default: the first configured).")
+@click.argument("command")
+@click.argument("args", nargs=-1)
+def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str, ...]) -> None:
+    """Work on tickets as a technician: list, show N, claim N, reply N TEXT, note N TEXT,
+    wait N [TEXT], resolve N NOTE, reopen N, transfer N QUEUE, assign N CHANNEL:ID."""
+    services = _services(config_path)
+    ref = as_ref or next(iter(services.config.people.technicians + services.config.people.admins), None)
+    if ref is None:
+        raise click.ClickException("no technician configured (people.technicians in config.yaml)")
+    channel, _, user_ref = ref.partition(":")
+    person = services.people.find(channel, user_ref)
+    if person is None or not person.is_technician:
+        raise click.ClickException(f"{ref} is not a technician")
+    word = {"list": "queue"}.get(command, command)
+    desk = services.engine.desk
+    with services.db.atomic():
+        replies = desk.on_command(word, " ".join(args), None, person, State())  # type: ignore[arg-type]
+    if replies is None:
+        raise click.ClickException(f"unknown command {command!r}")
+    for reply in replies:
+        click.echo(terminal.render_numbered(reply))
 
 
 @cli.group()

@@ -23,6 +23,8 @@ class ConfigError(ValueError):
 
 
 def _help(text: str, default: Any) -> Any:
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"help": text})
     return field(default=default, metadata={"help": text})
 
 
@@ -53,11 +55,70 @@ class MatcherConfig:
 
 
 @dataclass(frozen=True)
+class PeopleConfig:
+    """Who is a technician or an admin; everyone else who writes is commune staff."""
+
+    admins: tuple[str, ...] = _help("Admins as 'channel:platform-user-id'.", ())
+    technicians: tuple[str, ...] = _help("Technicians as 'channel:platform-user-id'.", ())
+    require_approval: bool = _help("New registrations wait for an admin's approval.", False)
+
+    def __post_init__(self) -> None:
+        for name in ("admins", "technicians"):
+            for i, ref in enumerate(getattr(self, name)):
+                channel, _, user = ref.partition(":")
+                if not channel or not user:
+                    raise ConfigError(
+                        f"people.{name}[{i}]: expected 'channel:platform-user-id', got {ref!r}"
+                    )
+
+
+@dataclass(frozen=True)
+class SlaTarget:
+    """Targets in working hours for one urgency."""
+
+    first_response_hours: float = _help("Working hours until a technician first answers.", 4.0)
+    resolution_hours: float = _help("Working hours until the ticket is resolved.", 16.0)
+
+
+@dataclass(frozen=True)
+class SlaConfig:
+    normal: SlaTarget = _help("Targets for ordinary tickets.", SlaTarget(4.0, 16.0))
+    urgent: SlaTarget = _help("Targets when a citizen is waiting.", SlaTarget(1.0, 4.0))
+
+
+@dataclass(frozen=True)
+class TicketsConfig:
+    """The life of a ticket."""
+
+    auto_close_hours: float = _help("A resolved ticket the official does not answer closes after this.", 72.0)
+    transcript_messages: int = _help("How many recent messages a new ticket keeps.", 20)
+    sla: SlaConfig = _help("First-response and resolution targets per urgency.", SlaConfig())
+
+
+@dataclass(frozen=True)
+class WorkingHoursConfig:
+    """The office calendar SLA targets are counted in."""
+
+    timezone: str = _help("IANA time zone.", "Asia/Ho_Chi_Minh")
+    days: tuple[str, ...] = _help("Working days.", ("mon", "tue", "wed", "thu", "fri"))
+    periods: tuple[str, ...] = _help("Working periods of a day, HH:MM-HH:MM.", ("07:30-11:30", "13:30-17:00"))
+    holidays: tuple[str, ...] = _help("Public holidays, YYYY-MM-DD.", ())
+    extra_workdays: tuple[str, ...] = _help("Weekend days worked in compensation, YYYY-MM-DD.", ())
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; paths are resolved against the file's folder."""
 
     knowledge_dir: Path = _help("Folder with faq/*.yaml, systems.yaml, synonyms.yaml.", Path("knowledge"))
+    database: Path = _help("SQLite file for users, tickets and the outbox.", Path("data/bot.sqlite"))
     matcher: MatcherConfig = _help("FAQ matcher thresholds.", MatcherConfig())
+    people: PeopleConfig = _help("Technicians, admins and registration.", PeopleConfig())
+    queues: dict[str, tuple[str, ...]] = _help(
+        "Per queue id (knowledge/systems.yaml), the chats that receive its tickets, "
+        "as 'channel:chat-id'. A queue with none notifies the admins.", {})
+    tickets: TicketsConfig = _help("Ticket lifecycle and SLA targets.", TicketsConfig())
+    working_hours: WorkingHoursConfig = _help("Office calendar.", WorkingHoursConfig())
 
 
 def _convert(value: Any, kind: Any, key: str) -> Any:
@@ -72,6 +133,11 @@ def _convert(value: Any, kind: Any, key: str) -> Any:
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
         return None if value is None else _convert(value, options[0], key)
+    if origin is dict:
+        _, value_kind = typing.get_args(kind)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {type(value).__name__}")
+        return {str(k): _convert(v, value_kind, f"{key}.{k}") for k, v in value.items()}
     if origin in (list, tuple):
         (item,) = typing.get_args(kind)[:1]
         if not isinstance(value, list):
@@ -118,8 +184,14 @@ def load_config(path: Path) -> Config:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     config: Config = _build(Config, raw)
+    for queue, targets in config.queues.items():
+        for i, target in enumerate(targets):
+            if ":" not in target:
+                raise ConfigError(f"queues.{queue}[{i}]: expected 'channel:chat-id', got {target!r}")
     base = path.resolve().parent
-    return dataclasses.replace(config, knowledge_dir=base / config.knowledge_dir)
+    return dataclasses.replace(
+        config, knowledge_dir=base / config.knowledge_dir, database=base / config.database
+    )
 
 
 def settings_help(cls: Any = Config, prefix: str = "") -> list[tuple[str, str]]:

@@ -41,10 +41,18 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
     return problems
 
 
-def check(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig) -> list[Problem]:
-    """Every error and warning in the knowledge base, sorted by file and line."""
+def build_checked(directory: Path, faq_files: Sequence[Path] | None,
+                  config: MatcherConfig) -> tuple[Matcher | None, list[Problem]]:
+    """A matcher over the knowledge base and every problem found; no matcher if any is an error."""
     try:
         kb = load_knowledge(directory, faq_files)
     except KnowledgeError as exc:
-        return list(exc.problems)
-    return sorted(confusable_entries(kb, Matcher(kb, config))) + list(kb.warnings)
+        return None, list(exc.problems)
+    matcher = Matcher(kb, config)
+    problems = sorted(confusable_entries(kb, matcher)) + list(kb.warnings)
+    return (None if any(p.level == "error" for p in problems) else matcher), problems
+
+
+def check(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig) -> list[Problem]:
+    """Every error and warning in the knowledge base, sorted by file and line."""
+    return build_checked(directory, faq_files, config)[1]

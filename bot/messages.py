@@ -1,23 +1,251 @@
 """Every user-facing sentence, in Vietnamese, in one place.
 
 Officials read these on a phone, often between citizens at the counter: keep
-them short, polite ("anh/chị") and say what to do next.
+them short, polite ("anh/chị"), and always say what to do next and where a
+message went (to the FAQ, or into ticket #N).
 """
 
 from __future__ import annotations
 
-ANSWER_FOOTER = "Nếu hướng dẫn chưa giải quyết được, anh/chị có thể gặp kỹ thuật viên."
+# -- menu and general -----------------------------------------------------------------
+
+MENU_ASK = "❓ Hỏi đáp"
+MENU_REPORT = "🛠 Báo sự cố"
+MENU_TICKETS = "📋 Yêu cầu của tôi"
+WELCOME = (
+    "Chào anh/chị! Tôi là trợ lý hỗ trợ kỹ thuật cho cán bộ xã, phường.\n"
+    "• Gõ câu hỏi (có dấu hay không dấu đều được), ví dụ: \"quên mật khẩu một cửa\".\n"
+    "• Không tự xử lý được: bấm \"Báo sự cố\" để gửi yêu cầu cho kỹ thuật viên của tỉnh."
+)
+WELCOME_REGISTER_HINT = "Để gửi yêu cầu cho kỹ thuật viên, anh/chị cần đăng ký một lần (/dangky)."
+HELP_STAFF = (
+    "Các lệnh:\n"
+    "/hoi – hỏi đáp (hoặc cứ gõ câu hỏi)\n"
+    "/baoloi – báo sự cố cho kỹ thuật viên\n"
+    "/yeucau – xem các yêu cầu của tôi\n"
+    "/dangky – đăng ký thông tin cán bộ\n"
+    "/huy – hủy thao tác đang làm"
+)
+HELP_TECHNICIAN = (
+    "Kỹ thuật viên:\n"
+    "/ds – hàng đợi · /xem N – xem yêu cầu N · /nhan N – nhận xử lý\n"
+    "/traloi N nội dung – trả lời cán bộ · /ghichu N nội dung – ghi chú nội bộ\n"
+    "/cho N [nội dung] – chờ cán bộ bổ sung · /xong N ghi chú – đã xử lý\n"
+    "/chuyen N hàng-đợi · /giao N kênh:id · /mo N – mở lại"
+)
+HELP_ADMIN = (
+    "Quản trị:\n"
+    "/taifaq – nạp lại FAQ · /chuatraloi – câu hỏi chưa trả lời được · /thongke – thống kê\n"
+    "/capquyen kênh:id technician|admin · /thuhoi kênh:id · /duyet ID · /tuchoi ID"
+)
+ASK_PROMPT = "Anh/chị gõ câu hỏi, tôi sẽ tìm hướng dẫn phù hợp."
+UNKNOWN_COMMAND = "Tôi không biết lệnh /{command}."
+STALE_BUTTON = "Nút này đã cũ hoặc không còn dùng được. Anh/chị gõ lại câu hỏi hoặc chọn trong menu."
+NO_SUCH_CHOICE = "Chỉ có các lựa chọn từ 1 đến {n}. Anh/chị gõ lại số, hoặc /huy để hủy."
+CANCELLED = "Đã hủy. Anh/chị có thể gõ câu hỏi khác."
+NOTHING_TO_CANCEL = "Không có thao tác nào đang làm. Anh/chị cứ gõ câu hỏi."
+UNSUPPORTED = "Tôi chưa đọc được loại tin này ({what}). Anh/chị gửi chữ hoặc ảnh chụp màn hình giúp tôi."
+EMPTY_MESSAGE = "Tin nhắn trống. Anh/chị gõ câu hỏi giúp tôi."
+SMALLTALK_HELLO = "Chào anh/chị! Anh/chị cần hỗ trợ việc gì? Cứ gõ câu hỏi, ví dụ \"không nhận token\"."
+SMALLTALK_THANKS = "Không có gì ạ. Cần gì anh/chị cứ nhắn tiếp nhé."
+
+# -- FAQ ----------------------------------------------------------------------------------
+
+ANSWER_FOOTER = "Hướng dẫn này có giải quyết được không ạ?"
 CLARIFY_INTRO = "Có phải anh/chị muốn hỏi một trong các câu sau?"
 CLARIFY_NONE_OF_THESE = "Không phải các câu trên"
 NO_MATCH = (
     "Xin lỗi, tôi chưa tìm thấy hướng dẫn phù hợp với câu hỏi này. "
     "Anh/chị có thể hỏi lại bằng từ khác, hoặc gửi yêu cầu hỗ trợ cho kỹ thuật viên."
 )
-CHOICE_SOLVED = "Đã giải quyết"
-CHOICE_NOT_RIGHT = "Chưa đúng ý"
-CHOICE_TECHNICIAN = "Gặp kỹ thuật viên"
+CHOICE_SOLVED = "✅ Đã giải quyết"
+CHOICE_NOT_RIGHT = "❌ Chưa đúng ý"
+CHOICE_TECHNICIAN = "🛠 Gặp kỹ thuật viên"
+BTN_REPORT = "🛠 Gửi yêu cầu hỗ trợ"
+BTN_ASK_AGAIN = "❓ Hỏi cách khác"
+GLAD_IT_HELPED = "Rất vui vì đã giúp được anh/chị!"
+SORRY_NOT_RIGHT = "Xin lỗi anh/chị. Tôi đã ghi lại để bổ sung hướng dẫn. Anh/chị muốn gửi yêu cầu cho kỹ thuật viên không?"
+ENTRY_GONE = "Hướng dẫn này vừa được cập nhật. Anh/chị gõ lại câu hỏi giúp tôi."
 TERMINAL_WELCOME = (
     "Trợ lý hỏi đáp cho cán bộ xã ({entries} câu hỏi thường gặp). "
     "Gõ câu hỏi rồi Enter; Ctrl+D để thoát.\n"
     "(Chưa cấu hình Telegram/Zalo: bot đang chạy trong cửa sổ dòng lệnh.)"
+)
+
+# -- registration -------------------------------------------------------------------------
+
+NEED_REGISTRATION = "Anh/chị cần đăng ký thông tin trước khi gửi yêu cầu (/dangky)."
+NEED_REGISTRATION_FIRST = "Để kỹ thuật viên liên hệ được, anh/chị đăng ký thông tin một lần (4 câu hỏi ngắn)."
+REG_ASK_COMMUNE = "Anh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát)"
+REG_COMMUNE_UNKNOWN = "Tôi không tìm thấy xã/phường \"{text}\" trong tỉnh. Anh/chị gõ lại tên xã/phường giúp tôi."
+REG_COMMUNE_PICK = "Anh/chị chọn đúng xã/phường:"
+REG_ASK_NAME = "{commune}. Anh/chị cho biết họ và tên:"
+REG_ASK_TITLE = "Chức vụ/công việc của anh/chị? (ví dụ: công chức Văn phòng – Thống kê)"
+REG_ASK_PHONE = "Số điện thoại để kỹ thuật viên gọi lại khi cần (gõ số, hoặc bấm nút chia sẻ số):"
+REG_BAD_PHONE = "Số điện thoại chưa đúng. Anh/chị gõ lại, ví dụ 0912345678."
+REG_NEED_TEXT = "Anh/chị trả lời bằng chữ giúp tôi (hoặc /huy để hủy)."
+REGISTERED = "Đã đăng ký: {name}, {commune}. Cảm ơn anh/chị!"
+REGISTRATION_WAITING = "Đã nhận thông tin đăng ký. Quản trị viên sẽ duyệt sớm; tôi sẽ báo anh/chị khi xong."
+REGISTRATION_PENDING = "Đăng ký của anh/chị đang chờ quản trị viên duyệt. Trong lúc chờ, anh/chị vẫn hỏi đáp được."
+ALREADY_REGISTERED = "Anh/chị đã đăng ký rồi ({name})."
+APPROVAL_REQUEST = "Đăng ký mới #{id}: {name}, {title}, {commune}, SĐT {phone}."
+BTN_APPROVE = "✅ Duyệt"
+BTN_REJECT = "❌ Từ chối"
+APPROVED = "Đã duyệt đăng ký #{id} ({name})."
+REJECTED = "Đã từ chối đăng ký #{id} ({name})."
+NOT_PENDING = "Đăng ký #{id} không ở trạng thái chờ duyệt."
+YOU_ARE_APPROVED = "Đăng ký của anh/chị đã được duyệt. Giờ anh/chị có thể gửi yêu cầu hỗ trợ."
+YOU_ARE_REJECTED = "Đăng ký của anh/chị chưa được duyệt. Anh/chị liên hệ quản trị viên của tỉnh để biết thêm."
+
+# -- reporting a problem ------------------------------------------------------------------
+
+ESC_ASK_SYSTEM = "Sự cố thuộc hệ thống nào?"
+ESC_SYSTEM_GUESS = "(Tôi đoán là: {name})"
+ESC_ASK_DESCRIPTION = "Anh/chị mô tả ngắn sự cố: lỗi gì, ở bước nào, thông báo lỗi ghi gì."
+ESC_DESCRIPTION_PREFILLED = "Mô tả: «{text}»\nAnh/chị gõ thêm chi tiết (lỗi gì, ở bước nào), hoặc bấm \"Giữ nguyên\"."
+ESC_ASK_PHOTOS = "Gửi ảnh chụp màn hình lỗi (nếu có), rồi bấm \"Xong\"."
+ESC_PHOTO_RECEIVED = "Đã nhận ảnh (tổng {n} ảnh)."
+ESC_TEXT_ADDED = "Đã thêm vào mô tả. Gửi thêm ảnh hoặc bấm \"Xong\"."
+ESC_ASK_URGENCY = "Mức độ khẩn?"
+ESC_USE_BUTTONS = "Anh/chị chọn bằng các nút (hoặc gõ số thứ tự), hoặc /huy để hủy."
+ESC_CONFIRM = (
+    "Kiểm tra lại yêu cầu:\n• Hệ thống: {system}\n• Mô tả: {description}\n"
+    "• Ảnh: {photos}\n• Mức độ: {urgency}\nGửi cho kỹ thuật viên?"
+)
+URGENCY_LABELS = {"normal": "Bình thường", "urgent": "Khẩn – người dân đang chờ"}
+URGENCY_SHORT = {"normal": "", "urgent": "⚠️ "}
+BTN_KEEP = "Giữ nguyên"
+BTN_PHOTOS_DONE = "Xong"
+BTN_SEND = "📨 Gửi"
+BTN_CANCEL = "Hủy"
+NO_DESCRIPTION = "(không có mô tả)"
+PHOTO_STARTS_REPORT = "Tôi nhận được ảnh. Tôi giúp anh/chị gửi yêu cầu hỗ trợ kèm ảnh này."
+TICKET_OPENED = "Đã gửi yêu cầu {code} ({system}) cho kỹ thuật viên. Khi có trả lời tôi sẽ nhắn anh/chị tại đây."
+OUTSIDE_HOURS = "Hiện ngoài giờ làm việc: kỹ thuật viên sẽ xem từ {when}."
+BTN_ADD_INFO = "➕ Bổ sung {code}"
+BTN_MY_TICKETS = "📋 Yêu cầu của tôi"
+BTN_WITHDRAW = "🗑 Rút {code}"
+
+# -- tickets, official's side -----------------------------------------------------------------
+
+NO_TICKETS = "Anh/chị chưa gửi yêu cầu nào."
+MY_TICKETS = "Các yêu cầu gần đây:"
+MY_TICKET_LINE = "{code} · {status} · {system}: {description}"
+WRITE_INTO_TICKET = "Tin nhắn và ảnh anh/chị gửi tiếp theo sẽ vào yêu cầu {code}. Bấm \"Xong\" khi đã gửi đủ."
+ADDED_TO_TICKET = "Đã chuyển vào yêu cầu {code}."
+BTN_DONE_WRITING = "Xong"
+LEFT_TICKET = "Đã xong bổ sung {code}. Tin nhắn tiếp theo sẽ là câu hỏi cho phần hỏi đáp."
+BACK_TO_FAQ = "Tin nhắn tiếp theo sẽ là câu hỏi cho phần hỏi đáp."
+WITHDRAWN = "Đã rút yêu cầu {code}."
+TECHNICIAN_SAYS = "💬 Kỹ thuật viên trả lời yêu cầu {code}:\n{text}"
+BTN_ANSWER_TECHNICIAN = "↩️ Trả lời ({code})"
+WAITING_FOR_YOU = "Yêu cầu {code}: kỹ thuật viên cần anh/chị bổ sung: {text}"
+WAITING_DEFAULT = "thêm thông tin hoặc ảnh chụp màn hình"
+CLAIMED_NOTICE = "Yêu cầu {code} đã có kỹ thuật viên nhận xử lý ({name})."
+RESOLVED_NOTICE = "✅ Yêu cầu {code} đã được xử lý: {note}\nSự cố đã khắc phục chưa ạ?"
+NO_NOTE = "(không ghi chú)"
+BTN_FIXED = "✅ Đã khắc phục"
+BTN_BROKEN = "❌ Vẫn còn lỗi"
+ASK_RATING = "Cảm ơn anh/chị! Anh/chị chấm điểm hỗ trợ cho yêu cầu {code} (5 là tốt nhất):"
+THANKS_FOR_RATING = "Cảm ơn anh/chị đã đánh giá yêu cầu {code}."
+REOPENED_BY_YOU = "Đã mở lại yêu cầu {code}. Anh/chị mô tả lỗi còn gặp (chữ hoặc ảnh); tin nhắn sẽ vào {code}."
+REOPENED_FOR_YOU = "Yêu cầu {code} đã được mở lại; kỹ thuật viên đang xử lý tiếp."
+AUTO_CLOSED = "Yêu cầu {code} đã tự đóng vì không có phản hồi. Nếu còn lỗi, anh/chị gửi yêu cầu mới."
+CANNOT_RATE = "Yêu cầu {code} chưa xử lý xong nên chưa chấm điểm được."
+ALREADY_RATED = "Yêu cầu {code} đã được chấm điểm rồi. Cảm ơn anh/chị!"
+TICKET_NOT_FOUND = "Không tìm thấy yêu cầu {code}."
+TICKET_NOT_OPEN = "Yêu cầu {code} đang ở trạng thái \"{status}\", không thay đổi được."
+TICKET_NOT_RESOLVED = "Yêu cầu {code} chưa ở trạng thái đã xử lý."
+STILL_BROKEN_EVENT = "Cán bộ báo vẫn còn lỗi"
+STATUS_LABELS = {
+    "new": "Mới", "assigned": "Đang xử lý", "waiting_user": "Chờ cán bộ bổ sung",
+    "resolved": "Đã xử lý", "closed": "Đã đóng",
+}
+
+# -- tickets, technician's side ---------------------------------------------------------------
+
+TICKET_CARD = (
+    "🎫 {code} · {status} · {urgency}\n"
+    "Hệ thống: {system}\n"
+    "Xã/phường: {commune}\n"
+    "Người báo: {name} ({title}), SĐT {phone}\n"
+    "Người xử lý: {assignee}\n"
+    "Mô tả: {description}"
+)
+NOBODY = "chưa có"
+A_TECHNICIAN = "kỹ thuật viên"
+SYSTEM_OTHER = "Khác"
+SYSTEM_ACTOR = "hệ thống"
+BTN_CLAIM = "🙋 Nhận xử lý"
+BTN_SHOW = "🔎 Xem"
+BTN_RESOLVE = "✅ Đã xử lý"
+FROM_OFFICIAL = "📩 Cán bộ bổ sung cho {code}:\n{text}"
+FROM_OFFICIAL_EDITED = "✏️ Cán bộ sửa tin nhắn trong {code} (đã sửa):\n{text}"
+PHOTOS_ONLY = "[{n} ảnh]"
+WITHDRAWN_NOTICE = "Cán bộ đã rút yêu cầu {code}."
+REOPENED_NOTICE = "🔁 Yêu cầu {code} được mở lại: {text}"
+RATED_NOTICE = "Yêu cầu {code} được chấm {stars}/5."
+ASSIGNED_TO_YOU = "Anh/chị được giao yêu cầu {code}."
+NOT_A_TECHNICIAN = "Chỉ kỹ thuật viên mới làm được thao tác này."
+NOT_AN_ADMIN = "Chỉ quản trị viên mới làm được thao tác này."
+ALREADY_CLAIMED = "Yêu cầu {code} đã có {name} nhận xử lý."
+ALREADY_YOURS = "Anh/chị đã nhận yêu cầu {code} rồi."
+ASSIGNEE_NOT_TECHNICIAN = "Người được giao phải là kỹ thuật viên."
+UNKNOWN_QUEUE = "Không có hàng đợi \"{queue}\". Các hàng đợi: {known}."
+UNKNOWN_PERSON = "Không tìm thấy người dùng {ref}."
+EMPTY_REPLY = "Nội dung trống."
+YOU_CLAIMED = "Anh/chị đã nhận xử lý {code}."
+ASSIGNED = "Đã giao {code} cho {name}."
+TRANSFERRED = "Đã chuyển {code} sang hàng đợi {queue}."
+REPLY_RELAYED = "Đã chuyển trả lời tới cán bộ ({code})."
+NOTE_SAVED = "Đã lưu ghi chú nội bộ cho {code} (cán bộ không thấy)."
+NOW_WAITING = "{code}: đang chờ cán bộ bổ sung."
+ASK_RESOLUTION_NOTE = "Gõ ghi chú cách xử lý {code} (cán bộ sẽ đọc được), hoặc /huy."
+YOU_RESOLVED = "Đã đánh dấu {code} là đã xử lý; cán bộ sẽ được hỏi xác nhận."
+YOU_REOPENED = "Đã mở lại {code}."
+QUEUE_EMPTY = "Không có yêu cầu nào đang mở."
+QUEUE_TITLE = "Yêu cầu đang mở ({n}):"
+QUEUE_LINE = "{urgency}{code} · {status} · {system} · {commune}: {description}"
+HISTORY = "Diễn biến:"
+TRANSCRIPT = "Hội thoại trước khi gửi:"
+EVENT_LABELS = {
+    "created": "tạo yêu cầu", "message": "bổ sung", "edit": "sửa tin", "reply": "trả lời",
+    "note": "ghi chú nội bộ", "status": "đổi trạng thái", "assign": "giao/nhận", "transfer": "chuyển",
+    "rating": "chấm điểm", "sla": "nhắc hạn",
+}
+COMMAND_USAGE = {
+    "queue": "Cú pháp: /ds", "show": "Cú pháp: /xem N", "claim": "Cú pháp: /nhan N",
+    "assign": "Cú pháp: /giao N kênh:id", "transfer": "Cú pháp: /chuyen N hàng-đợi",
+    "reply": "Cú pháp: /traloi N nội dung", "note": "Cú pháp: /ghichu N nội dung",
+    "wait": "Cú pháp: /cho N [nội dung]", "resolve": "Cú pháp: /xong N ghi chú",
+    "reopen": "Cú pháp: /mo N [lý do]", "reload": "Cú pháp: /taifaq",
+    "unanswered": "Cú pháp: /chuatraloi", "stats": "Cú pháp: /thongke",
+    "grant": "Cú pháp: /capquyen kênh:id technician|admin", "revoke": "Cú pháp: /thuhoi kênh:id",
+    "approve": "Cú pháp: /duyet ID", "reject": "Cú pháp: /tuchoi ID",
+}
+SLA_WHAT = {"response": "chưa có kỹ thuật viên nhận", "resolution": "chưa xử lý xong"}
+SLA_REMINDER = "⏰ {code} {what} sau {hours} giờ làm việc (mục tiêu {target} giờ)."
+SLA_ESCALATION = "🚨 {code} {what} sau {hours} giờ làm việc, quá gấp đôi mục tiêu {target} giờ."
+
+# -- admin ------------------------------------------------------------------------------------
+
+RELOADED = "Đã nạp lại FAQ: {entries} câu hỏi."
+RELOAD_REFUSED = "FAQ có lỗi nên chưa nạp lại (FAQ cũ vẫn đang dùng):\n{problems}"
+NOTHING_UNANSWERED = "Chưa có câu hỏi nào mà FAQ không trả lời được."
+UNANSWERED_TITLE = "Câu hỏi FAQ chưa trả lời được (số lần · câu hỏi · lý do):"
+UNANSWERED_LINE = "{n}× {query} ({why})"
+FEEDBACK_LABELS = {
+    "none": "không tìm thấy", "not_right": "trả lời chưa đúng", "none_of_these": "không câu nào đúng",
+    "escalated": "chuyển kỹ thuật viên",
+}
+ROLE_LABELS = {"staff": "cán bộ", "technician": "kỹ thuật viên", "admin": "quản trị viên"}
+ROLE_SET = "Đã đặt {ref} là {role}."
+CANNOT_REVOKE_SELF = "Không tự thu hồi quyền của chính mình được."
+STATS = (
+    "Thống kê:\n"
+    "• Yêu cầu: {total} ({statuses})\n"
+    "• Theo hệ thống: {systems}\n"
+    "• Câu hỏi: {questions}, trả lời hoặc gợi ý được {answered} ({share})\n"
+    "• Trung vị thời gian phản hồi đầu: {first_response} phút\n"
+    "• Điểm đánh giá trung bình: {rating}"
 )

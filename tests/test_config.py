@@ -18,7 +18,9 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_empty_file_gives_defaults_with_paths_relative_to_the_file(tmp_path: Path) -> None:
-    assert load_config(write(tmp_path, "")) == Config(knowledge_dir=tmp_path / "knowledge")
+    assert load_config(write(tmp_path, "")) == Config(
+        knowledge_dir=tmp_path / "knowledge", database=tmp_path / "data" / "bot.sqlite"
+    )
 
 
 def test_values_are_read_into_typed_objects(tmp_path: Path) -> None:
@@ -39,6 +41,12 @@ def test_values_are_read_into_typed_objects(tmp_path: Path) -> None:
          "matcher.clarify_threshold: must not exceed answer_threshold"),
         ("knowledge_dir: 5\n", "knowledge_dir: expected a path, got 5"),
         ("- a\n- b\n", "expected a mapping of settings at the top level"),
+        ("people:\n  admins: [12345]\n", "people.admins[0]: expected str, got 12345"),
+        ("people:\n  technicians: ['12345']\n",
+         "people.technicians[0]: expected 'channel:platform-user-id', got '12345'"),
+        ("queues:\n  so-khcn: [abc]\n", "queues.so-khcn[0]: expected 'channel:chat-id', got 'abc'"),
+        ("tickets:\n  sla:\n    urgent:\n      first_response_hours: soon\n",
+         "tickets.sla.urgent.first_response_hours: expected a number, got 'soon'"),
     ],
 )
 def test_a_wrong_value_is_refused_naming_its_key(tmp_path: Path, text: str, message: str) -> None:

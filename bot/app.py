@@ -1,0 +1,58 @@
+"""The composition root: config in, every long-lived service out.
+
+Only this module (and the command line that calls it) knows how the pieces
+fit; everything else receives what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlite_utils import Database
+
+from bot.communes import Commune, load_communes
+from bot.config import Config
+from bot.conversation import Engine
+from bot.faq import Faq
+from bot.people import People
+from bot.storage import open_database
+from bot.tickets import TicketStore
+from bot.workhours import WorkingHours
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    config: Config
+    db: Database
+    faq: Faq
+    people: People
+    tickets: TicketStore
+    engine: Engine
+    calendar: WorkingHours
+    communes: tuple[Commune, ...]
+    clock: Clock
+
+
+def build_services(config: Config, clock: Clock = system_clock,
+                   on_outbox: Callable[[], None] | None = None) -> Services:
+    """Open the database, load the knowledge base and wire the core together."""
+    wh = config.working_hours
+    calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
+                                        list(wh.extra_workdays), wh.timezone, "working_hours")
+    faq = Faq(config.knowledge_dir, config.matcher)
+    communes = load_communes(config.knowledge_dir / "communes.yaml")
+    db = open_database(config.database)
+    people = People(db, clock)
+    people.apply_config(config.people)
+    tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
+                          {c.id: c.name for c in communes})
+    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)

@@ -1,0 +1,156 @@
+"""The outbox: every message the bot sends is first a row, written in the same
+transaction as the state change that caused it, then delivered by a worker.
+
+A crash or a messenger outage therefore delays messages but loses none, and a
+row marked sent is never sent again. Channels plug in a `Sender`; its errors
+say whether to retry (and when) or to give up on that chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlite_utils import Database
+
+from bot.models import Delivery, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=30)
+FIRST_BACKOFF = timedelta(seconds=5)
+MAX_ATTEMPTS = 50  # about a day of retries at the longest backoff
+
+
+class DeliveryError(Exception):
+    """A send failed. `permanent` means retrying cannot help (the user blocked the bot)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Sender(Protocol):
+    """What a channel gives the outbox: a way to send one reply to one chat."""
+
+    async def send(self, delivery: Delivery) -> None: ...
+
+
+def iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+def enqueue(db: Database, at: datetime, channel: str, chat_ref: str, reply: Reply,
+            user_id: int | None = None, ticket_id: int | None = None) -> int:
+    """Add a message to the outbox (call inside the caller's transaction)."""
+    table = db["outbox"]
+    table.insert({
+        "created_at": iso(at), "channel": channel, "chat_ref": chat_ref, "user_id": user_id,
+        "ticket_id": ticket_id, "payload": reply.to_json(), "status": "pending",
+        "attempts": 0, "next_attempt_at": iso(at),
+    })
+    return int(table.last_pk)  # type: ignore[arg-type]
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+class OutboxWorker:
+    """Delivers due outbox rows through the channels' senders, with retry and backoff."""
+
+    def __init__(self, db: Database, senders: Mapping[str, Sender],
+                 clock: Callable[[], datetime],
+                 on_unreachable: Callable[[Delivery], None] | None = None) -> None:
+        self.db = db
+        self.senders = senders
+        self.clock = clock
+        self.on_unreachable = on_unreachable
+        self.wakeup = asyncio.Event()
+
+    def due(self, limit: int = 50) -> list[Delivery]:
+        channels = list(self.senders)
+        if not channels:
+            return []
+        marks = ",".join("?" for _ in channels)
+        now = iso(self.clock())
+        # Messages to one chat keep their order: nothing overtakes an earlier one
+        # that is waiting for its retry.
+        rows = self.db.query(
+            f"select * from outbox where status = 'pending' and next_attempt_at <= ? "
+            f"and channel in ({marks}) and not exists (select 1 from outbox o2 where "
+            f"o2.status = 'pending' and o2.channel = outbox.channel and "
+            f"o2.chat_ref = outbox.chat_ref and o2.id < outbox.id and o2.next_attempt_at > ?) "
+            f"order by id limit ?",
+            [now, *channels, now, limit],
+        )
+        items = [
+            Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"])
+            for r in rows
+        ]
+        # A sender may serve only some chats of its channel (a terminal serves its own).
+        return [i for i in items if getattr(self.senders[i.channel], "accepts", lambda _: True)(i.chat_ref)]
+
+    async def deliver(self, item: Delivery) -> bool:
+        """Send one item and record the outcome; True when it was sent."""
+        sender = self.senders[item.channel]
+        try:
+            await sender.send(item)
+        except DeliveryError as exc:
+            self._failed(item, exc)
+            return False
+        except Exception as exc:  # a bug or an unexpected library error: keep the row, retry later
+            log.exception("outbox item %s: unexpected error while sending", item.id)
+            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            return False
+        with self.db.atomic():
+            self.db["outbox"].update(item.id, {"status": "sent", "sent_at": iso(self.clock()),
+                                               "attempts": item.attempts + 1})
+        return True
+
+    def _failed(self, item: Delivery, exc: DeliveryError) -> None:
+        attempts = item.attempts + 1
+        if exc.permanent or attempts >= MAX_ATTEMPTS:
+            status = "failed"
+            log.warning("outbox item %s to %s:%s given up: %s", item.id, item.channel, item.chat_ref, exc)
+        else:
+            status = "pending"
+            log.info("outbox item %s to %s:%s will be retried: %s", item.id, item.channel,
+                     item.chat_ref, exc)
+        delay = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else _backoff(attempts)
+        with self.db.atomic():
+            self.db["outbox"].update(item.id, {
+                "status": status, "attempts": attempts, "last_error": str(exc)[:500],
+                "next_attempt_at": iso(self.clock() + delay),
+            })
+        if exc.permanent and self.on_unreachable is not None:
+            self.on_unreachable(item)
+
+    async def run_once(self) -> int:
+        """Deliver everything due now; returns how many were sent."""
+        sent = 0
+        blocked: set[tuple[str, str]] = set()
+        for item in self.due():
+            chat = (item.channel, item.chat_ref)
+            if chat in blocked:
+                continue
+            if await self.deliver(item):
+                sent += 1
+            else:
+                blocked.add(chat)
+        return sent
+
+    async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
+        """Deliver until `stop` is set; `wakeup` makes new rows go out at once."""
+        while not stop.is_set():
+            await self.run_once()
+            self.wakeup.clear()
+            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]
+            _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
+                                            return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()

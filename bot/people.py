@@ -1,0 +1,114 @@
+"""Users, their identities on each channel, and their roles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlite_utils import Database
+
+from bot.config import PeopleConfig
+from bot.models import Role
+from bot.outbox import iso
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user as the core sees them; `status` is new → (pending) → active."""
+
+    id: int
+    role: Role
+    status: str
+    full_name: str | None = None
+    job_title: str | None = None
+    phone: str | None = None
+    commune_id: str | None = None
+    unreachable: bool = False
+
+    @property
+    def registered(self) -> bool:
+        return self.status == "active"
+
+    @property
+    def is_technician(self) -> bool:
+        return self.role in ("technician", "admin")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True)
+class Identity:
+    channel: str
+    user_ref: str
+    chat_ref: str
+    user_id: int
+
+
+def _person(row: dict) -> Person:
+    return Person(
+        id=row["id"], role=row["role"], status=row["status"], full_name=row["full_name"],
+        job_title=row["job_title"], phone=row["phone"], commune_id=row["commune_id"],
+        unreachable=bool(row["unreachable"]),
+    )
+
+
+class People:
+    """The users table and identities table, behind names that say what they do."""
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+
+    def identify(self, channel: str, user_ref: str, chat_ref: str, display_name: str = "") -> Person:
+        """The person behind a platform user, created on first contact (call in a transaction)."""
+        now = iso(self.clock())
+        rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
+        if rows:
+            self.db["identities"].update((channel, user_ref), {"chat_ref": chat_ref, "last_seen_at": now})
+            return self.get(rows[0]["user_id"])
+        users = self.db["users"]
+        users.insert({"created_at": now, "role": "staff", "status": "new", "unreachable": 0})
+        user_id = int(users.last_pk)  # type: ignore[arg-type]
+        self.db["identities"].insert({
+            "channel": channel, "user_ref": user_ref, "user_id": user_id, "chat_ref": chat_ref,
+            "display_name": display_name, "created_at": now, "last_seen_at": now,
+        })
+        return self.get(user_id)
+
+    def get(self, user_id: int) -> Person:
+        return _person(self.db["users"].get(user_id))
+
+    def find(self, channel: str, user_ref: str) -> Person | None:
+        rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
+        return self.get(rows[0]["user_id"]) if rows else None
+
+    def identities(self, user_id: int) -> list[Identity]:
+        return [
+            Identity(r["channel"], r["user_ref"], r["chat_ref"], r["user_id"])
+            for r in self.db["identities"].rows_where("user_id = ?", [user_id], order_by="last_seen_at desc")
+        ]
+
+    def chat_on(self, user_id: int, channel: str | None) -> Identity | None:
+        """Where to reach a user: on `channel` if they use it, else where they were last seen."""
+        ids = self.identities(user_id)
+        return next((i for i in ids if i.channel == channel), ids[0] if ids else None)
+
+    def update(self, user_id: int, **fields: object) -> Person:
+        self.db["users"].update(user_id, fields)
+        return self.get(user_id)
+
+    def with_role(self, *roles: str) -> list[Person]:
+        marks = ",".join("?" for _ in roles)
+        return [_person(r) for r in self.db["users"].rows_where(f"role in ({marks})", list(roles), order_by="id")]
+
+    def apply_config(self, config: PeopleConfig) -> None:
+        """Give the people named in config their roles (config wins for them at every start)."""
+        with self.db.atomic():
+            for role, refs in (("technician", config.technicians), ("admin", config.admins)):
+                for ref in refs:
+                    channel, _, user_ref = ref.partition(":")
+                    person = self.identify(channel, user_ref, user_ref)
+                    self.update(person.id, role=role, status="active")

@@ -1,0 +1,128 @@
+"""The SQLite database: opening it (WAL) and its schema, as sqlite-utils migrations.
+
+Migrations only ever add: a new column or table is a new function at the end,
+so a database from any earlier version upgrades itself at start-up.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("xa-helpdesk")
+
+
+@migrations()
+def m001_people(db: Database) -> None:
+    db["users"].create(
+        {
+            "id": int, "created_at": str, "full_name": str, "job_title": str, "phone": str,
+            "commune_id": str, "role": str, "status": str, "unreachable": int,
+        },
+        pk="id",
+        defaults={"role": "staff", "status": "new", "unreachable": 0},
+        not_null={"created_at", "role", "status"},
+    )
+    # One person may write from several channels; each (channel, platform id) is an identity.
+    db["identities"].create(
+        {"channel": str, "user_ref": str, "user_id": int, "chat_ref": str, "display_name": str,
+         "created_at": str, "last_seen_at": str},
+        pk=("channel", "user_ref"),
+        foreign_keys=[("user_id", "users", "id")],
+        not_null={"user_id", "chat_ref"},
+    )
+    db["identities"].create_index(["user_id"])
+
+
+@migrations()
+def m002_conversations(db: Database) -> None:
+    db["conversations"].create(
+        {"channel": str, "user_ref": str, "state": str, "data": str, "updated_at": str},
+        pk=("channel", "user_ref"),
+        not_null={"state"},
+    )
+    db["messages"].create(
+        {"id": int, "user_id": int, "at": str, "direction": str, "channel": str, "text": str,
+         "ticket_id": int},
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["messages"].create_index(["user_id", "id"])
+    db["processed_updates"].create(
+        {"channel": str, "update_id": str, "at": str}, pk=("channel", "update_id")
+    )
+
+
+@migrations()
+def m003_tickets(db: Database) -> None:
+    db["tickets"].create(
+        {
+            "id": int, "user_id": int, "channel": str, "commune_id": str, "system_id": str,
+            "queue_id": str, "status": str, "urgency": str, "description": str,
+            "assignee_id": int, "transcript": str, "created_at": str, "updated_at": str,
+            "first_response_at": str, "resolved_at": str, "closed_at": str,
+            "resolution_note": str, "rating": int, "last_activity_at": str,
+            "sla_stage": int,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "users", "id"), ("assignee_id", "users", "id")],
+        not_null={"user_id", "status", "created_at"},
+        defaults={"sla_stage": 0},
+    )
+    db["tickets"].create_index(["status"])
+    db["tickets"].create_index(["user_id"])
+    db["ticket_events"].create(
+        {"id": int, "ticket_id": int, "at": str, "actor_id": int, "kind": str, "text": str,
+         "internal": int, "data": str},
+        pk="id",
+        foreign_keys=[("ticket_id", "tickets", "id"), ("actor_id", "users", "id")],
+        not_null={"ticket_id", "at", "kind"},
+        defaults={"internal": 0},
+    )
+    db["ticket_events"].create_index(["ticket_id", "id"])
+    db["attachments"].create(
+        {"id": int, "ticket_id": int, "event_id": int, "channel": str, "file_ref": str,
+         "kind": str, "caption": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("ticket_id", "tickets", "id")],
+        not_null={"ticket_id", "file_ref"},
+    )
+    db["attachments"].create_index(["ticket_id"])
+
+
+@migrations()
+def m004_query_log(db: Database) -> None:
+    db["query_log"].create(
+        {"id": int, "at": str, "user_id": int, "channel": str, "query": str, "decision": str,
+         "entry_id": str, "score": float, "candidates": str, "feedback": str},
+        pk="id",
+    )
+    db["query_log"].create_index(["decision"])
+
+
+@migrations()
+def m005_outbox(db: Database) -> None:
+    db["outbox"].create(
+        {"id": int, "created_at": str, "channel": str, "chat_ref": str, "user_id": int,
+         "ticket_id": int, "payload": str, "status": str, "attempts": int,
+         "next_attempt_at": str, "last_error": str, "sent_at": str},
+        pk="id",
+        not_null={"channel", "chat_ref", "payload", "status", "created_at", "next_attempt_at"},
+        defaults={"status": "pending", "attempts": 0},
+    )
+    db["outbox"].create_index(["status", "next_attempt_at"])
+
+
+def open_database(path: Path) -> Database:
+    """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 10000")
+    db = Database(conn)
+    db.enable_wal()
+    migrations.apply(db)
+    return db
