@@ -6,6 +6,8 @@ fit; everything else receives what it needs as arguments.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from bot.tickets import TicketStore
 from bot.workhours import WorkingHours
 
 Clock = Callable[[], datetime]
+log = logging.getLogger(__name__)
+TICK_SECONDS = 60.0
 
 
 def system_clock() -> datetime:
@@ -56,3 +60,16 @@ def build_services(config: Config, clock: Clock = system_clock,
                           {c.id: c.name for c in communes})
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
+
+
+async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:
+    """SLA reminders, escalations and auto-closing, once a minute until `stop` is set."""
+    while not stop.is_set():
+        try:
+            services.tickets.tick()
+        except Exception:  # a bad row must not stop the reminders for every other ticket
+            log.exception("ticket timers failed; trying again in %s s", every)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            pass

@@ -13,7 +13,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.faqcheck import check
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot import messages
-from bot.app import Services, build_services
+from bot.app import Services, build_services, run_timers
 from bot.channels import terminal
 from bot.channels.terminal import TerminalSender
 from bot.conversation import State
@@ -117,7 +117,8 @@ def _terminal_chat(services: Services, user: str) -> None:
     sender = TerminalSender(user, sys.stdout, engine.remember_choices)
     worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock)
     click.echo(messages.TERMINAL_WELCOME.format(entries=len(services.faq.kb.entries)))
-    asyncio.run(terminal.chat_loop(engine.handle, worker, user))
+    asyncio.run(terminal.chat_loop(engine.handle, worker, user,
+                                   background=lambda stop: run_timers(services, stop)))
 
 
 @cli.command()

@@ -39,7 +39,7 @@ class MatcherConfig:
         "How far the best entry must lead the runner-up to be answered directly.", 0.2
     )
     clarify_threshold: float = _help(
-        "Lowest score at which entries are offered as 'did you mean' choices.", 0.2
+        "Lowest score at which entries are offered as 'did you mean' choices.", 0.25
     )
     max_candidates: int = _help("How many 'did you mean' choices to offer at most.", 3)
 

@@ -573,8 +573,11 @@ class Engine:
         if len(open_tickets) == 1 and inc.album_id is None:
             ticket = open_tickets[0]
             return self._into_ticket(ticket.id, inc, person, state)
-        return [Reply(msg.PHOTO_STARTS_REPORT)] + self._start_escalation(
+        replies = [Reply(msg.PHOTO_STARTS_REPORT)] + self._start_escalation(
             person, state, description=inc.text.strip(), system=None, photos=list(inc.photos))
+        if inc.album_id is not None and state.name == "esc":
+            state.data["albums"] = [inc.album_id]  # the rest of the album joins silently
+        return replies
 
 
 _MENU = (

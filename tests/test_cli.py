@@ -105,3 +105,39 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     proc = run("match", "--config", str(config), stdin="")
     assert proc.returncode == 1
     assert "matcher.answer_threshold: expected a number, got 'cao'" in proc.stderr
+
+
+def _local_config(tmp_path: Path) -> Path:
+    config = tmp_path / "config.yaml"
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
+    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'bot.sqlite'}")
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_chat_and_tickets_commands_carry_a_whole_incident(tmp_path: Path) -> None:
+    config = str(_local_config(tmp_path))
+    script = "\n".join([
+        "/baoloi", "Bát Xát", "Nguyễn Văn An", "Văn phòng", "0912345678",
+        "2",  # the one-door system
+        "Không đăng nhập được một cửa", "1", "1", "1",  # no photos, normal, send
+    ]) + "\n"
+    proc = run("chat", "--config", config, stdin=script)
+    assert proc.returncode == 0, proc.stderr
+    assert "Đã gửi yêu cầu #1" in proc.stdout
+
+    listed = run("tickets", "--config", config, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "#1 · Mới" in listed.stdout and "Không đăng nhập được một cửa" in listed.stdout
+    assert run("tickets", "--config", config, "claim", "1").stdout.strip() == "Anh/chị đã nhận xử lý #1."
+    assert run("tickets", "--config", config, "reply", "1", "Anh", "thử", "lại").returncode == 0
+
+    later = run("chat", "--config", config, stdin="")
+    assert "💬 Kỹ thuật viên trả lời yêu cầu #1:\nAnh thử lại" in later.stdout
+
+
+def test_tickets_refuses_someone_who_is_not_a_technician(tmp_path: Path) -> None:
+    proc = run("tickets", "--config", str(_local_config(tmp_path)), "--as", "terminal:local", "list")
+    assert proc.returncode == 1
+    assert "terminal:local is not a technician" in proc.stderr

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from bot.models import Delivery, Incoming, Reply
@@ -47,11 +47,13 @@ class TerminalSender:
 
 
 async def chat_loop(handle: Callable[[Incoming], object], worker: OutboxWorker, user_ref: str,
-                    stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, poll_seconds: float = 1.0) -> None:
+                    stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, poll_seconds: float = 1.0,
+                    background: Callable[[asyncio.Event], Awaitable[None]] | None = None) -> None:
     """Read lines until end of input; deliver the outbox after each and every `poll_seconds`."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     delivering = asyncio.create_task(worker.run(stop, idle_seconds=poll_seconds))
+    timers = asyncio.create_task(background(stop)) if background is not None else None
     try:
         while True:
             out.write("> ")
@@ -67,3 +69,5 @@ async def chat_loop(handle: Callable[[Incoming], object], worker: OutboxWorker, 
         await worker.run_once()
         stop.set()
         await delivering
+        if timers is not None:
+            await timers
