@@ -70,15 +70,16 @@ class _RuleSet:
         for phrases in self._canonical.values():
             phrases.sort(key=len, reverse=True)
 
-    def _at(self, tokens: list[Token], i: int) -> tuple[int, tuple[tuple[Token, ...], ...]]:
+    def _at(self, tokens: list[Token], folded: list[str], i: int) -> tuple[int, tuple[tuple[Token, ...], ...]]:
         """Length consumed at position i and the readings produced there."""
-        folded = tuple(t.folded for t in tokens[i : i + 8])
+        first = folded[i]
+        if first not in self._rules and first not in self._canonical:
+            return 1, ((tokens[i],),)  # the common case: no phrase starts here
+        ahead = tuple(folded[i : i + 8])
         # A canonical phrase already in the text stays whole, so "chữ ký số" is not
         # read as "chữ" + the rule "ký số" → "chữ chữ ký số".
-        canonical = next(
-            (len(p) for p in self._canonical.get(folded[0], ()) if folded[: len(p)] == p), 0
-        )
-        for rule in self._rules.get(folded[0], ()):
+        canonical = next((len(p) for p in self._canonical.get(first, ()) if ahead[: len(p)] == p), 0)
+        for rule in self._rules.get(first, ()):
             n = len(rule.source)
             if n <= canonical:
                 break
@@ -93,9 +94,10 @@ class _RuleSet:
     def apply(self, tokens: list[Token]) -> list[list[Token]]:
         """Every reading of the tokens after this pass, at most MAX_READINGS."""
         outs: list[list[Token]] = [[]]
+        folded = [t.folded for t in tokens]
         i = 0
         while i < len(tokens):
-            used, options = self._at(tokens, i)
+            used, options = self._at(tokens, folded, i)
             if len(options) == 1:
                 for out in outs:
                     out.extend(options[0])

@@ -20,6 +20,7 @@ How a score is made (docs/matcher.md has the longer story):
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -45,7 +46,9 @@ TYPO_MIN_LENGTH = 4
 DOC_COVERAGE_EXPONENT = 0.6
 UNKNOWN_PAIR_FACTOR = 1.0  # weight of a syllable pair the FAQ never uses, against its weaker syllable
 ELSEWHERE_FACTOR = 3.0  # weight of a query word another entry uses, relative to its idf
-ANSWER_CREDIT = 0.3  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
+ANSWER_CREDIT = 0.3
+CANDIDATE_VISITS = 6000  # postings read to find candidates (rarest features first)
+CANDIDATE_LIMIT = 300  # phrasings scored fully  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
 
 
 @dataclass(frozen=True)
@@ -122,10 +125,14 @@ class Matcher:
         self.analyzer.learn_content_words(
             t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop
         )
-        # Re-analyse now that unaccented stopword look-alikes of FAQ words are known.
+        # A phrasing written without any marks reads its stopwords by the words just
+        # learnt ('ma' stays 'mã'): analyse those few again.
         analysed = [
-            [(i, self.analyzer.readings(text)[0]) for text in entry.phrasings]
-            for i, entry in enumerate(kb.entries)
+            [
+                (i, self.analyzer.readings(text)[0] if all(t.marked is None for t in terms) else terms)
+                for (i, terms), text in zip(per_entry, entry.phrasings, strict=True)
+            ]
+            for per_entry, entry in zip(analysed, kb.entries, strict=True)
         ]
         self._idf = self._document_frequencies(analysed)
         self._stop: set[str] = set()
@@ -139,7 +146,7 @@ class Matcher:
         for i, profile in enumerate(self._profiles):
             for word in profile.marks:
                 self._profile_postings[word].append(i)
-        self._vocabulary = sorted({w for w in self._postings if w not in self._stop})
+        self._vocabulary = sorted({w for w in self._postings if w not in self._stop and " " not in w})
         self._max_idf = max(self._idf.values(), default=1.0)
         self._correct = lru_cache(maxsize=50_000)(self._correct_uncached)
 
@@ -171,8 +178,8 @@ class Matcher:
         mass += sum(self._pair_weight(p) for p in pairs)
         doc_index = len(self._docs)
         self._docs.append(_Doc(entry_index, marks, pairs, mass))
-        for word in marks:
-            self._postings[word].append(doc_index)
+        for feature in (*marks, *pairs):
+            self._postings[feature].append(doc_index)
 
     def _profile(self, entry_index: int, per_entry: list[tuple[int, list[Term]]]) -> _Profile:
         """Every word an entry knows: all phrasings, tags and (at a discount) its answer."""
@@ -240,36 +247,60 @@ class Matcher:
         if query_mass <= 0:
             return {}
         known_mass = sum(w for f, (_, w, _) in words.items() if f in self._profile_postings)
-        doc_overlap: dict[int, float] = defaultdict(float)
-        entry_overlap: dict[int, float] = defaultdict(float)
-        entry_known: dict[int, float] = defaultdict(float)
-        for folded, (marked, weight, similarity) in words.items():
-            for doc_index in self._postings.get(folded, ()):
-                credit = _mark_credit(marked, folded, self._docs[doc_index].marks[folded])
-                doc_overlap[doc_index] += weight * similarity * credit
-            for entry_index in self._profile_postings.get(folded, ()):
-                faq_marked, credit = self._profiles[entry_index].marks[folded]
-                credit *= _mark_credit(marked, folded, faq_marked)
-                entry_overlap[entry_index] += weight * similarity * credit
-                entry_known[entry_index] += weight
+        best: dict[int, float] = {}
         doc_cov: dict[int, float] = {}
-        for doc_index, overlap in doc_overlap.items():
+        for doc_index in self._candidates(words, pairs):
             doc = self._docs[doc_index]
-            overlap += sum(self._pair_weight(p) for p in pairs & doc.pairs)
+            overlap = sum(self._pair_weight(p) for p in pairs & doc.pairs)
+            for folded, (marked, weight, similarity) in words.items():
+                if folded in doc.marks:
+                    overlap += weight * similarity * _mark_credit(marked, folded, doc.marks[folded])
             cov = min(overlap / doc.mass, 1.0)
             if cov > doc_cov.get(doc.entry, 0.0):
                 doc_cov[doc.entry] = cov
-        best: dict[int, float] = {}
         for entry_index, cov in doc_cov.items():
-            overlap = entry_overlap[entry_index] + sum(
-                self._pair_weight(p) for p in pairs & self._profiles[entry_index].pairs
-            )
+            profile = self._profiles[entry_index]
+            overlap = sum(self._pair_weight(p) for p in pairs & profile.pairs)
+            known_here = 0.0
+            for folded, (marked, weight, similarity) in words.items():
+                if folded in profile.marks:
+                    faq_marked, credit = profile.marks[folded]
+                    overlap += weight * similarity * credit * _mark_credit(marked, folded, faq_marked)
+                    known_here += weight
             # A word the FAQ uses elsewhere but this entry never does points at another
             # entry, so it counts against this one more than an unknown word.
-            missing = (known_mass - entry_known[entry_index]) * (ELSEWHERE_FACTOR - 1)
+            missing = (known_mass - known_here) * (ELSEWHERE_FACTOR - 1)
             query_cov = min(overlap / (query_mass + missing), 1.0)
             best[entry_index] = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
         return best
+
+    def _candidates(self, words: dict[str, tuple[str | None, float, float]], pairs: set[str]) -> list[int]:
+        """Phrasings worth scoring fully: those sharing the most weight of the query's rarer words.
+
+        A cheap pass adds each feature's weight to the phrasings in its
+        postings, rarest feature first, until CANDIDATE_VISITS postings have
+        been read; the CANDIDATE_LIMIT best then get the full score. Common
+        syllables ("hồ", "sơ", "không") and stopwords come last, so on a large
+        FAQ they only add credit to phrasings already found; on a small FAQ
+        every phrasing sharing a word is scored.
+        """
+        features = [
+            (weight, postings)
+            for f, weight in [*((w, v[1]) for w, v in words.items()), *((p, self._pair_weight(p)) for p in pairs)]
+            if (postings := self._postings.get(f))
+        ]
+        features.sort(key=lambda item: len(item[1]))
+        shared: dict[int, float] = defaultdict(float)
+        visited = 0
+        for weight, postings in features:
+            if visited and visited + len(postings) > CANDIDATE_VISITS:
+                break
+            for doc_index in postings:
+                shared[doc_index] += weight
+            visited += len(postings)
+        if len(shared) <= CANDIDATE_LIMIT:
+            return list(shared)
+        return heapq.nlargest(CANDIDATE_LIMIT, shared, key=shared.__getitem__)
 
     def rank(self, query: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first (every reading of the query considered)."""
@@ -280,7 +311,7 @@ class Matcher:
             for entry_index, score in self._score_reading(reading).items():
                 if score > best.get(entry_index, 0.0):
                     best[entry_index] = score
-        ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1], kv[0]))
         return [Candidate(self._entries[i].id, s) for i, s in ranked]
 
     def match(self, query: str) -> MatchResult:

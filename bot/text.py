@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Combining tone marks, numbered the way Vietnamese input methods do.
 _TONES = {
@@ -49,6 +50,7 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_LOOKALIKES)
 
 
+@lru_cache(maxsize=100_000)
 def _split_word(word: str) -> Token:
     tone = ""
     base: list[str] = []
