@@ -94,6 +94,7 @@ class Delivery:
     chat_ref: str
     reply: Reply
     attempts: int
+    user_id: int | None = None
 
 
 @dataclass

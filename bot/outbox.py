@@ -64,12 +64,10 @@ class OutboxWorker:
     """Delivers due outbox rows through the channels' senders, with retry and backoff."""
 
     def __init__(self, db: Database, senders: Mapping[str, Sender],
-                 clock: Callable[[], datetime],
-                 on_unreachable: Callable[[Delivery], None] | None = None) -> None:
+                 clock: Callable[[], datetime]) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
-        self.on_unreachable = on_unreachable
         self.wakeup = asyncio.Event()
 
     def due(self, limit: int = 50) -> list[Delivery]:
@@ -89,7 +87,8 @@ class OutboxWorker:
             [now, *channels, now, limit],
         )
         items = [
-            Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"])
+            Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"],
+                     r["user_id"])
             for r in rows
         ]
         # A sender may serve only some chats of its channel (a terminal serves its own).
@@ -127,8 +126,9 @@ class OutboxWorker:
                 "status": status, "attempts": attempts, "last_error": str(exc)[:500],
                 "next_attempt_at": iso(self.clock() + delay),
             })
-        if exc.permanent and self.on_unreachable is not None:
-            self.on_unreachable(item)
+            if exc.permanent and item.user_id is not None:
+                # Blocked the bot, or deleted the account: say so on the user, stop trying.
+                self.db["users"].update(item.user_id, {"unreachable": 1})
 
     async def run_once(self) -> int:
         """Deliver everything due now; returns how many were sent."""

@@ -68,7 +68,10 @@ class People:
         rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
         if rows:
             self.db["identities"].update((channel, user_ref), {"chat_ref": chat_ref, "last_seen_at": now})
-            return self.get(rows[0]["user_id"])
+            person = self.get(rows[0]["user_id"])
+            if person.unreachable:  # they are writing again, so they can be reached again
+                person = self.update(person.id, unreachable=0)
+            return person
         users = self.db["users"]
         users.insert({"created_at": now, "role": "staff", "status": "new", "unreachable": 0})
         user_id = int(users.last_pk)  # type: ignore[arg-type]

@@ -195,6 +195,9 @@ def test_a_permanent_failure_is_not_retried(bot: Bot) -> None:
     bot.clock.advance(hours=2)
     assert bot.deliver() == 0
     assert bot.outbox_rows()[-1]["status"] == "failed"
+    assert bot.person("an").unreachable is True
+    bot.say("an", "xin chào")  # writing again makes them reachable again
+    assert bot.person("an").unreachable is False
 
 
 def test_reload_with_a_broken_faq_keeps_the_old_one(tmp_path: Path) -> None:
