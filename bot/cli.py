@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from bot.channels.terminal import TerminalSender
 from bot.conversation import State
 from bot.matching import Matcher, MatchResult
 from bot.outbox import OutboxWorker
+from bot.runner import configure_logging, run_until_signal
 
 config_option = click.option(
     "--config",
@@ -124,8 +127,14 @@ def _terminal_chat(services: Services, user: str) -> None:
 @cli.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Start the bot. With no messenger configured, talk to it in this terminal."""
-    _terminal_chat(_services(config_path), "local")
+    """Start the bot: every channel whose token is set (TELEGRAM_BOT_TOKEN), until stopped.
+    With no token, talk to it in this terminal."""
+    env = dict(os.environ)
+    if not env.get("TELEGRAM_BOT_TOKEN"):
+        _terminal_chat(_services(config_path), "local")
+        return
+    configure_logging(logging.INFO, [env.get("TELEGRAM_BOT_TOKEN", ""), env.get("TELEGRAM_WEBHOOK_SECRET", "")])
+    asyncio.run(run_until_signal(_services(config_path), env))
 
 
 @cli.command()

@@ -107,6 +107,23 @@ class WorkingHoursConfig:
 
 
 @dataclass(frozen=True)
+class TelegramConfig:
+    """Telegram; the token itself comes from TELEGRAM_BOT_TOKEN, never from this file."""
+
+    api_base_url: str = _help("Bot API address (TELEGRAM_API_BASE_URL overrides it).", "https://api.telegram.org")
+    webhook_url: str = _help("Public HTTPS address of our webhook; empty means long polling.", "")
+    poll_timeout: int = _help("Long-polling timeout in seconds.", 30)
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The bot's own HTTP server (webhooks, /healthz)."""
+
+    host: str = _help("Address to listen on.", "127.0.0.1")
+    port: int = _help("Port to listen on.", 8080)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; paths are resolved against the file's folder."""
 
@@ -119,6 +136,8 @@ class Config:
         "as 'channel:chat-id'. A queue with none notifies the admins.", {})
     tickets: TicketsConfig = _help("Ticket lifecycle and SLA targets.", TicketsConfig())
     working_hours: WorkingHoursConfig = _help("Office calendar.", WorkingHoursConfig())
+    telegram: TelegramConfig = _help("Telegram channel.", TelegramConfig())
+    web: WebConfig = _help("HTTP server for webhooks and health checks.", WebConfig())
 
 
 def _convert(value: Any, kind: Any, key: str) -> Any:

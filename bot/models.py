@@ -95,6 +95,7 @@ class Delivery:
     reply: Reply
     attempts: int
     user_id: int | None = None
+    ticket_id: int | None = None
 
 
 @dataclass

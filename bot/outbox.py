@@ -88,7 +88,7 @@ class OutboxWorker:
         )
         items = [
             Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"],
-                     r["user_id"])
+                     r["user_id"], r["ticket_id"])
             for r in rows
         ]
         # A sender may serve only some chats of its channel (a terminal serves its own).
@@ -131,21 +131,32 @@ class OutboxWorker:
                 self.db["users"].update(item.user_id, {"unreachable": 1})
 
     async def run_once(self) -> int:
-        """Deliver everything due now; returns how many were sent."""
-        sent = 0
-        blocked: set[tuple[str, str]] = set()
+        """Deliver everything due now; returns how many were sent.
+
+        Chats are served concurrently (a slow or rate-limited chat does not hold
+        up the others) and each chat's messages in order, stopping at the first
+        failure so nothing overtakes it.
+        """
+        by_chat: dict[tuple[str, str], list[Delivery]] = {}
         for item in self.due():
-            chat = (item.channel, item.chat_ref)
-            if chat in blocked:
-                continue
-            if await self.deliver(item):
+            by_chat.setdefault((item.channel, item.chat_ref), []).append(item)
+
+        async def one_chat(items: list[Delivery]) -> int:
+            sent = 0
+            for item in items:
+                if not await self.deliver(item):
+                    break
                 sent += 1
-            else:
-                blocked.add(chat)
-        return sent
+            return sent
+
+        return sum(await asyncio.gather(*(one_chat(items) for items in by_chat.values())))
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set; `wakeup` makes new rows go out at once."""
+        # Starting up is a good moment to retry whatever waited through the downtime.
+        with self.db.atomic():
+            self.db.execute("update outbox set next_attempt_at = ? where status = 'pending'",
+                            [iso(self.clock())])
         while not stop.is_set():
             await self.run_once()
             self.wakeup.clear()

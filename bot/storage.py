@@ -116,6 +116,18 @@ def m005_outbox(db: Database) -> None:
     db["outbox"].create_index(["status", "next_attempt_at"])
 
 
+@migrations()
+def m006_channel_messages(db: Database) -> None:
+    # What the bot posted where: to edit a ticket card in place, and to know which
+    # ticket a technician means when they reply to one of the bot's messages.
+    db["channel_messages"].create(
+        {"channel": str, "chat_ref": str, "message_ref": str, "ticket_id": int, "key": str,
+         "created_at": str},
+        pk=("channel", "chat_ref", "message_ref"),
+    )
+    db["channel_messages"].create_index(["channel", "chat_ref", "key"])
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

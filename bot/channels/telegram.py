@@ -1,0 +1,332 @@
+"""Telegram, through python-telegram-bot v22: updates in, outbox deliveries out.
+
+Incoming: every message, edited message and button press becomes an
+`Incoming` for the core. Replies to one of the bot's own messages carry the
+ticket that message was about (looked up in our `channel_messages` table,
+never read from forward metadata), which is how technicians answer an
+official by replying to a ticket card in their group.
+
+Outgoing: the outbox worker calls `TelegramSender.send`. Choices become an
+inline keyboard, long text is split under 4096 characters at line
+boundaries, everything is HTML-escaped, and a reply with a `key` (a ticket
+card) edits the message posted earlier under that key instead of posting a
+new one. Telegram's answers become outbox outcomes: 429 → retry after the
+time it asks, 403 → the user is unreachable, network errors and 5xx → retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+
+from bot import messages as msg
+from bot.models import Delivery, Incoming, Outcome, Reply
+from bot.outbox import DeliveryError, iso
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+PRIVATE_INTERVAL = 1.0  # seconds between messages to one private chat
+GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
+OVERALL_PER_SECOND = 30
+RAW_PIECE = 3500  # characters of text per message before escaping
+
+MENU_ACTIONS = {msg.MENU_ASK: "menu:ask", msg.MENU_REPORT: "menu:report", msg.MENU_TICKETS: "menu:tickets"}
+MAIN_MENU = ReplyKeyboardMarkup([[msg.MENU_ASK, msg.MENU_REPORT], [msg.MENU_TICKETS]], resize_keyboard=True)
+
+STAFF_COMMANDS = [
+    ("hoi", "Hỏi đáp"), ("baoloi", "Báo sự cố cho kỹ thuật viên"), ("yeucau", "Các yêu cầu của tôi"),
+    ("dangky", "Đăng ký thông tin cán bộ"), ("huy", "Hủy thao tác đang làm"), ("trogiup", "Hướng dẫn"),
+]
+TECHNICIAN_COMMANDS = [
+    ("ds", "Hàng đợi yêu cầu"), ("xem", "Xem yêu cầu N"), ("nhan", "Nhận xử lý yêu cầu N"),
+    ("traloi", "Trả lời cán bộ: /traloi N nội dung"), ("ghichu", "Ghi chú nội bộ: /ghichu N nội dung"),
+    ("cho", "Chờ cán bộ bổ sung"), ("xong", "Đã xử lý: /xong N ghi chú"), ("chuyen", "Chuyển hàng đợi"),
+    ("mo", "Mở lại yêu cầu"), ("trogiup", "Hướng dẫn"),
+]
+ADMIN_COMMANDS = TECHNICIAN_COMMANDS + [
+    ("taifaq", "Nạp lại FAQ"), ("chuatraloi", "Câu hỏi FAQ chưa trả lời được"), ("thongke", "Thống kê"),
+    ("capquyen", "Cấp quyền"), ("thuhoi", "Thu hồi quyền"), ("duyet", "Duyệt đăng ký"),
+]
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Pieces of at most `limit` characters, cut at line breaks where possible."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one enormous line: cut it hard
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _escaped_pieces(text: str) -> list[str]:
+    """HTML-escaped pieces, each within Telegram's limit once escaped (cut before escaping,
+    so an entity like &amp; is never split)."""
+    pieces: list[str] = []
+    for raw in split_text(text, RAW_PIECE):
+        escaped = html.escape(raw, quote=False)
+        if len(escaped) > MessageLimit.MAX_TEXT_LENGTH:  # mostly '&' and '<': cut smaller
+            pieces += [html.escape(p, quote=False) for p in split_text(raw, MessageLimit.MAX_TEXT_LENGTH // 5)]
+        else:
+            pieces.append(escaped)
+    return pieces
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    if reply.request_contact:
+        return ReplyKeyboardMarkup([[KeyboardButton(msg.BTN_SHARE_PHONE, request_contact=True)]],
+                                   one_time_keyboard=True, resize_keyboard=True)
+    if not reply.choices:
+        return None
+    if {c.action for c in reply.choices} == set(MENU_ACTIONS.values()):
+        return MAIN_MENU  # the main menu stays under the text box
+    return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.action)] for c in reply.choices])
+
+
+def _seconds(value: object) -> float:
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
+
+
+class _Pacer:
+    """Spaces messages: per chat (1/s private, 20/min group) and overall (30/s)."""
+
+    def __init__(self) -> None:
+        self.next_for_chat: dict[str, float] = {}
+        self.recent: list[float] = []
+        self.lock = asyncio.Lock()
+
+    async def wait(self, chat_ref: str) -> None:
+        interval = GROUP_INTERVAL if chat_ref.startswith("-") else PRIVATE_INTERVAL
+        now = time.monotonic()
+        ready = self.next_for_chat.get(chat_ref, now)
+        self.next_for_chat[chat_ref] = max(ready, now) + interval
+        if ready > now:
+            await asyncio.sleep(ready - now)
+        async with self.lock:
+            now = time.monotonic()
+            self.recent = [t for t in self.recent if now - t < 1.0]
+            if len(self.recent) >= OVERALL_PER_SECOND:
+                await asyncio.sleep(1.0 - (now - self.recent[0]))
+            self.recent.append(time.monotonic())
+
+
+class TelegramChannel:
+    """The PTB Application, its handlers, and the outbox sender for Telegram."""
+
+    def __init__(self, token: str, api_base_url: str, db: Database,
+                 handle: Callable[[Incoming], Outcome], clock: Callable[[], datetime],
+                 poll_timeout: int = 30, webhook: bool = False) -> None:
+        self.db = db
+        self.handle = handle
+        self.clock = clock
+        self.poll_timeout = poll_timeout
+        base = api_base_url.rstrip("/")
+        builder: ApplicationBuilder = (
+            Application.builder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        )
+        if webhook:
+            builder = builder.updater(None)
+        self.app = builder.build()
+        self.app.add_handler(CallbackQueryHandler(self._on_callback))
+        self.app.add_handler(MessageHandler(filters.ALL, self._on_message))
+        self.app.add_error_handler(self._on_error)
+        self.pacer = _Pacer()
+
+    # -- lifetime -------------------------------------------------------------------
+
+    async def start(self, polling: bool = True) -> None:
+        await self.app.initialize()
+        await self.app.start()
+        if polling and self.app.updater is not None:
+            await self.app.updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
+                                                 allowed_updates=["message", "edited_message", "callback_query"])
+
+    async def stop_updates(self) -> None:
+        """Take no more updates; sending keeps working until `close`."""
+        if self.app.updater is not None and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+
+    async def close(self) -> None:
+        await self.stop_updates()
+        await self.app.shutdown()
+
+    async def set_commands(self, technician_chats: list[str], admin_chats: list[str]) -> None:
+        """Vietnamese command menus: staff in private chats, technicians in their groups."""
+        bot = self.app.bot
+        await bot.set_my_commands([BotCommand(c, d) for c, d in STAFF_COMMANDS],
+                                  scope=BotCommandScopeAllPrivateChats())
+        for chat in technician_chats:
+            await bot.set_my_commands([BotCommand(c, d) for c, d in TECHNICIAN_COMMANDS],
+                                      scope=BotCommandScopeChat(int(chat)))
+        for chat in admin_chats:
+            await bot.set_my_commands([BotCommand(c, d) for c, d in ADMIN_COMMANDS],
+                                      scope=BotCommandScopeChat(int(chat)))
+
+    async def set_webhook(self, url: str, secret: str) -> None:
+        await self.app.bot.set_webhook(url, secret_token=secret,
+                                       allowed_updates=["message", "edited_message", "callback_query"])
+
+    async def process_webhook(self, data: dict) -> None:
+        """One update posted to our webhook: handled (and committed) before we answer 200."""
+        update = Update.de_json(data, self.app.bot)
+        await self.app.process_update(update)
+
+    # -- incoming ---------------------------------------------------------------------
+
+    def _about_ticket(self, chat_ref: str, message: Message | None) -> int | None:
+        if message is None:
+            return None
+        rows = list(self.db["channel_messages"].rows_where(
+            "channel = ? and chat_ref = ? and message_ref = ?", [CHANNEL, chat_ref, str(message.message_id)]))
+        return rows[0]["ticket_id"] if rows else None
+
+    def _incoming(self, update: Update, message: Message) -> Incoming | None:
+        user = message.from_user
+        if user is None or user.is_bot:
+            return None
+        chat_ref = str(message.chat_id)
+        text = message.text or message.caption or ""
+        action = MENU_ACTIONS.get(text.strip())
+        photos = (message.photo[-1].file_id,) if message.photo else ()
+        contact = message.contact.phone_number if message.contact and message.contact.user_id == user.id else None
+        unsupported = None
+        if not text and not photos and contact is None:
+            unsupported = "sticker" if message.sticker else "tin nhắn này"
+        return Incoming(
+            channel=CHANNEL, user_ref=str(user.id), chat_ref=chat_ref, text="" if action else text,
+            action=action, photos=photos, contact_phone=contact, update_id=str(update.update_id),
+            album_id=message.media_group_id, edited=update.edited_message is not None,
+            display_name=user.full_name, unsupported=unsupported,
+            about_ticket=self._about_ticket(chat_ref, message.reply_to_message),
+            in_group=message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
+        )
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message or an edit: hand it to the core; its replies go out through the outbox."""
+        message = update.effective_message
+        if message is None:
+            return
+        incoming = self._incoming(update, message)
+        if incoming is not None:
+            self.handle(incoming)
+
+    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A button press: always answered (stops the spinner), then handled by the core."""
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+        except TelegramError as exc:  # too old, or already answered: the press still counts
+            log.info("answerCallbackQuery failed: %s", exc)
+        message = query.message
+        chat_ref = str(message.chat.id) if message is not None else str(query.from_user.id)
+        in_group = message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
+        self.handle(Incoming(
+            channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref, action=query.data or "",
+            update_id=str(update.update_id), display_name=query.from_user.full_name, in_group=in_group,
+        ))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+    # -- outgoing ---------------------------------------------------------------------
+
+    def _keyed_message(self, chat_ref: str, key: str) -> str | None:
+        rows = list(self.db["channel_messages"].rows_where(
+            "channel = ? and chat_ref = ? and key = ?", [CHANNEL, chat_ref, key], order_by="created_at desc", limit=1))
+        return rows[0]["message_ref"] if rows else None
+
+    def _remember(self, chat_ref: str, message_id: int, delivery: Delivery) -> None:
+        if delivery.ticket_id is None and delivery.reply.key is None:
+            return
+        with self.db.atomic():
+            self.db["channel_messages"].upsert({
+                "channel": CHANNEL, "chat_ref": chat_ref, "message_ref": str(message_id),
+                "ticket_id": delivery.ticket_id, "key": delivery.reply.key, "created_at": iso(self.clock()),
+            }, pk=("channel", "chat_ref", "message_ref"))
+
+    async def send(self, delivery: Delivery) -> None:
+        """Deliver one outbox item; Telegram errors become retry/give-up decisions."""
+        try:
+            await self._send(delivery)
+        except RetryAfter as exc:
+            raise DeliveryError(f"rate limited: {exc.message}", retry_after=_seconds(exc.retry_after)) from exc
+        except Forbidden as exc:
+            raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from exc
+        except BadRequest as exc:
+            raise DeliveryError(f"bad request: {exc.message}", permanent=True) from exc
+        except (NetworkError, TelegramError) as exc:
+            raise DeliveryError(f"telegram error: {exc}") from exc
+
+    async def _send(self, delivery: Delivery) -> None:
+        bot = self.app.bot
+        chat = delivery.chat_ref
+        reply = delivery.reply
+        keyboard = _keyboard(reply)
+        if reply.key is not None:
+            existing = self._keyed_message(chat, reply.key)
+            if existing is not None:
+                await self.pacer.wait(chat)
+                try:
+                    await bot.edit_message_text(_escaped_pieces(reply.text)[0], chat_id=int(chat),
+                                                message_id=int(existing), parse_mode=ParseMode.HTML,
+                                                reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup)
+                                                else None)
+                    return
+                except BadRequest as exc:
+                    if "not modified" in exc.message.lower():
+                        return
+                    if "not found" not in exc.message.lower():
+                        raise
+                    # the card was deleted: post a new one below
+        if reply.photos:
+            await self.pacer.wait(chat)
+            if len(reply.photos) == 1:
+                sent = [await bot.send_photo(int(chat), reply.photos[0])]
+            else:
+                sent = list(await bot.send_media_group(int(chat), [InputMediaPhoto(p) for p in reply.photos[:10]]))
+            for message in sent:
+                self._remember(chat, message.message_id, delivery)
+        pieces = _escaped_pieces(reply.text)
+        for n, piece in enumerate(pieces):
+            await self.pacer.wait(chat)
+            last = n == len(pieces) - 1
+            message = await bot.send_message(int(chat), piece, parse_mode=ParseMode.HTML,
+                                             reply_markup=keyboard if last else None)
+            self._remember(chat, message.message_id, delivery)
