@@ -296,3 +296,84 @@ def test_long_text_is_split_at_line_breaks_under_the_limit() -> None:
     pieces = tgmod.split_text(text, 4096)
     assert all(len(p) <= 4096 for p in pieces) and "\n".join(pieces) == text
     assert all(p.startswith("Dòng") for p in pieces)
+
+
+async def test_run_serves_telegram_until_sigterm_without_logging_the_token(
+        tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
+    import os
+    import signal
+    import sys
+
+    from tests.harness import REPO
+
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
+    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'bot.sqlite'}")
+    text = text.replace("poll_timeout: 30", "poll_timeout: 1").replace("port: 8080", f"port: {port}")
+    config.write_text(text, encoding="utf-8")
+    env = {**os.environ, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.url,
+           "PYTHONPATH": str(REPO)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        await tg.wait_for(lambda t: bool(t.calls_to("getUpdates")), timeout=20)
+        tg.user_text(OFFICIAL, "xin chào")
+        await tg.wait_sent(1, OFFICIAL, timeout=10)
+        assert tg.sent(OFFICIAL)[0]["text"] == msg.SMALLTALK_HELLO
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(proc.communicate(), timeout=20)
+    log = output.decode()
+    assert proc.returncode == 0, log
+    assert "telegram: started (long polling)" in log and "stopping: finishing in-flight work" in log
+    assert tg.token not in log and tg.token.split(":")[1] not in log
+
+
+def test_secrets_are_blanked_in_log_records() -> None:
+    import logging
+
+    from bot.runner import RedactSecrets
+
+    record = logging.LogRecord("httpx", logging.INFO, __file__, 1, "POST https://x/bot%s/getMe",
+                               ("123:SECRET",), None)
+    RedactSecrets(["123:SECRET", ""]).filter(record)
+    assert record.getMessage() == "POST https://x/bot***/getMe"
+
+
+async def test_start_shows_the_main_menu_as_a_persistent_keyboard(bot: TelegramBot) -> None:
+    (welcome,) = await bot.say(OFFICIAL, "/start")
+    assert welcome["reply_markup"]["keyboard"] == [
+        [{"text": msg.MENU_ASK}, {"text": msg.MENU_REPORT}], [{"text": msg.MENU_TICKETS}]]
+    (tickets,) = await bot.say(OFFICIAL, msg.MENU_TICKETS)  # pressing it is the menu action
+    assert tickets["text"] == msg.NO_TICKETS
+
+
+async def test_an_edited_message_is_recorded_on_the_ticket_as_an_edit(bot: TelegramBot) -> None:
+    await open_ticket(bot)
+    opened = bot.tg.sent(OFFICIAL)[-1]
+    await bot.press(OFFICIAL, opened, "add:1")
+    before = len(bot.tg.sent(OFFICIAL))
+    update = bot.tg.user_text(OFFICIAL, "Lỗi 500 khi đăng nhập")
+    (added,) = (await bot.said(OFFICIAL, before + 1))[before:]
+    assert added["text"] == msg.ADDED_TO_TICKET.format(code="#1")
+    before = len(bot.tg.sent(OFFICIAL))
+    bot.tg.user_edit(OFFICIAL, update["message"]["message_id"], "Lỗi 502 khi đăng nhập")
+    await bot.said(OFFICIAL, before + 1)
+    assert bot.services is not None
+    events = bot.services.tickets.events(1, include_internal=False)
+    assert (events[-1]["kind"], events[-1]["text"]) == ("edit", "Lỗi 502 khi đăng nhập")
+
+
+async def test_messages_to_one_chat_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setattr(tgmod, "PRIVATE_INTERVAL", 0.2)
+    pacer = tgmod._Pacer()
+    started = time.monotonic()
+    for _ in range(3):
+        await pacer.wait("42")
+    await pacer.wait("43")  # another chat is not held up
+    assert 0.4 <= time.monotonic() - started < 0.6
