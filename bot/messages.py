@@ -174,6 +174,10 @@ TICKET_CARD = (
     "Mô tả: {description}"
 )
 NOBODY = "chưa có"
+SLA_DUE = "⏳ Hạn {what}: {when}"
+SLA_LATE = "⏰ Quá hạn {what} ({when})"
+SLA_DUE_RESPONSE = "phản hồi"
+SLA_DUE_RESOLUTION = "xử lý"
 A_TECHNICIAN = "kỹ thuật viên"
 SYSTEM_OTHER = "Khác"
 SYSTEM_ACTOR = "hệ thống"

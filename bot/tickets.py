@@ -152,7 +152,7 @@ class TicketStore:
             name=official.full_name or "?", title=official.job_title or "?",
             phone=official.phone or "?", description=ticket.description,
             assignee=(assignee.full_name or f"#{assignee.id}") if assignee else msg.NOBODY,
-        )
+        ) + self._sla_line(ticket)
         choices: tuple[Choice, ...] = ()
         if ticket.status == "new":
             choices = (Choice(msg.BTN_CLAIM, f"claim:{ticket.id}"), Choice(msg.BTN_SHOW, f"show:{ticket.id}"))
@@ -160,6 +160,19 @@ class TicketStore:
             choices = (Choice(msg.BTN_SHOW, f"show:{ticket.id}"), Choice(msg.BTN_RESOLVE, f"resolve:{ticket.id}"))
         photos = tuple(a["file_ref"] for a in self.attachments(ticket.id))
         return Reply(text, choices, photos=photos, key=f"ticket:{ticket.id}")
+
+    def _sla_line(self, ticket: Ticket) -> str:
+        """The deadline that matters now, in office time, or that it has passed."""
+        if not ticket.is_open or ticket.status == "waiting_user":
+            return ""
+        target = self._target(ticket)
+        responded = ticket.first_response_at is not None
+        hours = target.resolution_hours if responded else target.first_response_hours
+        due = self.calendar.add_working_time(datetime.fromisoformat(ticket.created_at), timedelta(hours=hours))
+        what = msg.SLA_DUE_RESOLUTION if responded else msg.SLA_DUE_RESPONSE
+        late = self.clock() >= due
+        return "\n" + (msg.SLA_LATE if late else msg.SLA_DUE).format(
+            what=what, when=due.astimezone(self.calendar.zone).strftime("%H:%M %d/%m"))
 
     # -- notifications ----------------------------------------------------------
 
@@ -496,6 +509,7 @@ class TicketStore:
             for channel, chat in self.admin_targets():
                 enqueue(self.db, now, channel, chat, Reply(text, (Choice(msg.BTN_SHOW, f"show:{ticket.id}"),)),
                         ticket_id=ticket.id)
+            self._refresh_card(ticket.id)
             return 1
         if hours >= limit and ticket.sla_stage < stages[0]:
             self._update(ticket.id, sla_stage=stages[0])
@@ -503,5 +517,6 @@ class TicketStore:
             text = msg.SLA_REMINDER.format(code=ticket.code, hours=round(hours, 1),
                                            what=msg.SLA_WHAT[kind], target=limit)
             self._to_assignee_or_queue(ticket, Reply(text, (Choice(msg.BTN_SHOW, f"show:{ticket.id}"),)))
+            self._refresh_card(ticket.id)
             return 1
         return 0

@@ -126,7 +126,10 @@ def test_sla_reminds_the_queue_once_then_escalates_to_admins(bot: Bot) -> None:
     bot.clock.advance(hours=3, minutes=1)  # 14:01 = 4h01 of working time (lunch excluded)
     assert bot.services.tickets.tick() == 1
     assert bot.services.tickets.tick() == 0
-    reminders = [r.text for r in bot.inbox(ADMIN) if r.text.startswith("⏰")]
+    cards = [r.text for r in bot.inbox(ADMIN) if r.key == "ticket:1"]
+    assert cards[0].endswith(msg.SLA_DUE.format(what=msg.SLA_DUE_RESPONSE, when="14:00 24/11"))
+    assert cards[-1].endswith(msg.SLA_LATE.format(what=msg.SLA_DUE_RESPONSE, when="14:00 24/11"))
+    reminders = [r.text for r in bot.inbox(ADMIN) if r.text.startswith("⏰ #")]
     assert reminders == [msg.SLA_REMINDER.format(code="#1", hours=4.0, what=msg.SLA_WHAT["response"], target=4.0)]
     bot.clock.advance(days=1)  # Tuesday 14:01: 11.5h of working time, past twice the target
     assert bot.services.tickets.tick() == 1
