@@ -23,6 +23,9 @@ from bot.matching import Matcher, MatchResult
 from bot.outbox import OutboxWorker
 from bot.runner import configure_logging, run_until_signal
 
+SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET",
+              "ZALO_OA_SECRET_KEY", "ZALO_APP_SECRET", "ZALO_OA_REFRESH_TOKEN", "ZALO_OA_ACCESS_TOKEN")
+
 config_option = click.option(
     "--config",
     "config_path",
@@ -127,13 +130,13 @@ def _terminal_chat(services: Services, user: str) -> None:
 @cli.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Start the bot: every channel whose token is set (TELEGRAM_BOT_TOKEN), until stopped.
-    With no token, talk to it in this terminal."""
+    """Start the bot: every channel whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN,
+    ZALO_OA_*), until stopped. With none, talk to it in this terminal."""
     env = dict(os.environ)
-    if not env.get("TELEGRAM_BOT_TOKEN"):
+    if not any(env.get(name) for name in ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "ZALO_OA_SECRET_KEY")):
         _terminal_chat(_services(config_path), "local")
         return
-    configure_logging(logging.INFO, [env.get("TELEGRAM_BOT_TOKEN", ""), env.get("TELEGRAM_WEBHOOK_SECRET", "")])
+    configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
     asyncio.run(run_until_signal(_services(config_path), env))
 
 

@@ -116,6 +116,29 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class ZaloBotConfig:
+    """Zalo Bot API; the token comes from ZALO_BOT_TOKEN."""
+
+    api_base_url: str = _help("Bot API address (ZALO_BOT_API_BASE_URL overrides it); "
+                              "the older host is https://bot-api.zapps.me.", "https://bot-api.zaloplatforms.com")
+    webhook_url: str = _help("Public HTTPS address of our Zalo Bot webhook; empty means long polling.", "")
+    poll_timeout: int = _help("Long-polling timeout in seconds.", 30)
+
+
+@dataclass(frozen=True)
+class ZaloOAConfig:
+    """Zalo Official Account; secrets come from ZALO_OA_SECRET_KEY, ZALO_APP_SECRET, ZALO_OA_REFRESH_TOKEN."""
+
+    app_id: str = _help("The Zalo app id of the OA (empty: the OA channel is off).", "")
+    api_base_url: str = _help("OA API address (ZALO_OA_API_BASE_URL overrides it).", "https://openapi.zalo.me")
+    oauth_base_url: str = _help("OAuth address for token refresh (ZALO_OA_OAUTH_BASE_URL overrides it).",
+                                "https://oauth.zaloapp.com")
+    reply_window_hours: float = _help("Hours after a user's last message during which replies are free.", 48.0)
+    replies_per_window: int = _help("Free replies within that window.", 8)
+    max_event_age_seconds: int = _help("Older webhook events are refused as replays.", 7200)
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """The bot's own HTTP server (webhooks, /healthz)."""
 
@@ -137,6 +160,8 @@ class Config:
     tickets: TicketsConfig = _help("Ticket lifecycle and SLA targets.", TicketsConfig())
     working_hours: WorkingHoursConfig = _help("Office calendar.", WorkingHoursConfig())
     telegram: TelegramConfig = _help("Telegram channel.", TelegramConfig())
+    zalo_bot: ZaloBotConfig = _help("Zalo Bot channel.", ZaloBotConfig())
+    zalo_oa: ZaloOAConfig = _help("Zalo Official Account channel.", ZaloOAConfig())
     web: WebConfig = _help("HTTP server for webhooks and health checks.", WebConfig())
 
 

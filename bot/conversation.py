@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -103,11 +103,12 @@ class Engine:
             self._log(person, incoming.channel, "in", _describe(incoming))
             replies = self._dispatch(incoming, person, state)
             # Numbers typed next ("1", "2") pick from the latest choices offered, and only those.
-            offered = [c.action for r in replies for c in r.choices]
+            offered = [c for r in replies for c in r.choices]
             if offered:
-                state.data["choices"] = offered
+                _offer(state, offered)
             elif replies:
                 state.data.pop("choices", None)
+                state.data.pop("labels", None)
             self._save_state(incoming, state)
             for reply in replies:
                 enqueue(self.db, self.clock(), incoming.channel, incoming.chat_ref, reply, user_id=person.id)
@@ -116,22 +117,20 @@ class Engine:
             self.on_outbox()
         return Outcome(replies=replies)
 
-    def remember_choices(self, channel: str, user_ref: str, actions: list[str]) -> None:
+    def remember_choices(self, channel: str, user_ref: str, choices: Sequence[Choice]) -> None:
         """Numbered-choice channels call this when they show choices, so "2" means the second."""
         with self.db.atomic():
             state = self._load_state_for(channel, user_ref)
-            state.data["choices"] = actions
+            _offer(state, choices)
             self._save_state_for(channel, user_ref, state)
 
     def _dispatch(self, inc: Incoming, person: Person, state: State) -> list[Reply]:
         action = inc.action
         text = inc.text.strip()
-        if action is None and text and (number := _NUMBER.match(text)) and state.data.get("choices"):
-            options = state.data["choices"]
-            index = int(number.group(1)) - 1
-            if not 0 <= index < len(options):
-                return [Reply(msg.NO_SUCH_CHOICE.format(n=len(options)))]
-            action = options[index]
+        if action is None and text:
+            action, refusal = _picked(text, state)
+            if refusal is not None:
+                return [refusal]
         if action is not None:
             return self._on_action(action, inc, person, state)
         if text.startswith("/"):
@@ -585,6 +584,28 @@ _MENU = (
     Choice(msg.MENU_REPORT, "menu:report"),
     Choice(msg.MENU_TICKETS, "menu:tickets"),
 )
+
+
+def _offer(state: State, choices: Sequence[Choice]) -> None:
+    state.data["choices"] = [c.action for c in choices]
+    state.data["labels"] = [fold(c.label) for c in choices]
+
+
+def _picked(text: str, state: State) -> tuple[str | None, Reply | None]:
+    """The action a typed number or a choice's own words select, or why nothing is selected."""
+    options = state.data.get("choices") or []
+    number = _NUMBER.match(text)
+    if number is not None:
+        if not options:
+            return None, Reply(msg.NO_CHOICES_PENDING)
+        index = int(number.group(1)) - 1
+        if not 0 <= index < len(options):
+            return None, Reply(msg.NO_SUCH_CHOICE.format(n=len(options)))
+        return options[index], None
+    labels = state.data.get("labels") or []
+    typed = fold(text)
+    matches = [a for a, label in zip(options, labels, strict=False) if typed and typed == label]
+    return (matches[0] if len(matches) == 1 else None), None
 
 
 def _describe(inc: Incoming) -> str:

@@ -28,10 +28,12 @@ MAX_ATTEMPTS = 50  # about a day of retries at the longest backoff
 class DeliveryError(Exception):
     """A send failed. `permanent` means retrying cannot help (the user blocked the bot)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False):
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 hold: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        self.hold = hold  # cannot be sent now, but can when the user writes again (Zalo's window)
 
 
 class Sender(Protocol):
@@ -56,6 +58,25 @@ def enqueue(db: Database, at: datetime, channel: str, chat_ref: str, reply: Repl
     return int(table.last_pk)  # type: ignore[arg-type]
 
 
+def release_held(db: Database, at: datetime, channel: str, chat_ref: str, notice: Reply | None = None) -> int:
+    """Queue a chat's held messages again, after an optional notice; returns how many.
+
+    The held rows are copied behind the notice (and marked 'released'), so the
+    official reads "replies were waiting" first, then the replies in order.
+    Call inside the caller's transaction.
+    """
+    held = list(db["outbox"].rows_where("status = 'held' and channel = ? and chat_ref = ?",
+                                        [channel, chat_ref], order_by="id"))
+    if not held:
+        return 0
+    if notice is not None:
+        enqueue(db, at, channel, chat_ref, notice, user_id=held[0]["user_id"])
+    for row in held:
+        enqueue(db, at, channel, chat_ref, Reply.from_json(row["payload"]), row["user_id"], row["ticket_id"])
+        db["outbox"].update(row["id"], {"status": "released"})
+    return len(held)
+
+
 def _backoff(attempts: int) -> timedelta:
     return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
@@ -64,10 +85,12 @@ class OutboxWorker:
     """Delivers due outbox rows through the channels' senders, with retry and backoff."""
 
     def __init__(self, db: Database, senders: Mapping[str, Sender],
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 on_hold: Callable[[Delivery], None] | None = None) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
+        self.on_hold = on_hold
         self.wakeup = asyncio.Event()
 
     def due(self, limit: int = 50) -> list[Delivery]:
@@ -113,6 +136,13 @@ class OutboxWorker:
 
     def _failed(self, item: Delivery, exc: DeliveryError) -> None:
         attempts = item.attempts + 1
+        if exc.hold:
+            log.info("outbox item %s to %s:%s held: %s", item.id, item.channel, item.chat_ref, exc)
+            with self.db.atomic():
+                self.db["outbox"].update(item.id, {"status": "held", "last_error": str(exc)[:500]})
+                if self.on_hold is not None:
+                    self.on_hold(item)
+            return
         if exc.permanent or attempts >= MAX_ATTEMPTS:
             status = "failed"
             log.warning("outbox item %s to %s:%s given up: %s", item.id, item.channel, item.chat_ref, exc)

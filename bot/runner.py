@@ -15,10 +15,23 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from datetime import timedelta
+
 from bot.app import Services, run_timers
 from bot.channels.telegram import CHANNEL as TELEGRAM, TelegramChannel
+from bot.channels.zalo_bot import CHANNEL as ZALO_BOT, ZaloBotChannel
+from bot.channels.zalo_oa import CHANNEL as ZALO_OA, SIGNATURE_HEADER, ZaloOAChannel
+from bot.models import Delivery
 from bot.outbox import OutboxWorker, Sender
-from bot.web import TELEGRAM_WEBHOOK_PATH, create_web_app
+from bot.web import (
+    TELEGRAM_WEBHOOK_PATH,
+    ZALO_BOT_WEBHOOK_PATH,
+    ZALO_OA_WEBHOOK_PATH,
+    create_web_app,
+    telegram_webhook,
+    zalo_bot_webhook,
+    zalo_oa_webhook,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +67,8 @@ class Running:
     worker: OutboxWorker
     tasks: list[asyncio.Task] = field(default_factory=list)
     telegram: TelegramChannel | None = None
+    zalo_bot: ZaloBotChannel | None = None
+    zalo_oa: ZaloOAChannel | None = None
     web_runner: web.AppRunner | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -66,41 +81,93 @@ def telegram_chats(services: Services) -> tuple[list[str], list[str]]:
     return groups, admins
 
 
+async def _start_telegram(services: Services, env: Mapping[str, str], routes: list) -> TelegramChannel | None:
+    token = env.get("TELEGRAM_BOT_TOKEN", "")
+    if not token:
+        return None
+    config = services.config.telegram
+    use_webhook = bool(config.webhook_url)
+    channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
+                              services.engine.handle, services.clock, config.poll_timeout, webhook=use_webhook)
+    await channel.start(polling=not use_webhook)
+    await channel.set_commands(*telegram_chats(services))
+    if use_webhook:
+        secret = env.get("TELEGRAM_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+        routes.append((TELEGRAM_WEBHOOK_PATH, telegram_webhook(channel.process_webhook, secret)))
+        await channel.set_webhook(config.webhook_url, secret)
+    log.info("telegram: started (%s)", "webhook" if use_webhook else "long polling")
+    return channel
+
+
+async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: list) -> ZaloBotChannel | None:
+    token = env.get("ZALO_BOT_TOKEN", "")
+    if not token:
+        return None
+    config = services.config.zalo_bot
+    channel = ZaloBotChannel(token, env.get("ZALO_BOT_API_BASE_URL") or config.api_base_url,
+                             services.engine.handle, services.engine.remember_choices, config.poll_timeout)
+    await channel.start()
+    if config.webhook_url:
+        secret = env.get("ZALO_BOT_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
+        routes.append((ZALO_BOT_WEBHOOK_PATH, zalo_bot_webhook(channel.take, secret)))
+        await channel.set_webhook(config.webhook_url, secret)
+    else:
+        channel.start_polling()
+    log.info("zalo bot: started (%s)", "webhook" if config.webhook_url else "long polling")
+    return channel
+
+
+async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: list) -> ZaloOAChannel | None:
+    config = services.config.zalo_oa
+    secret_key, app_secret = env.get("ZALO_OA_SECRET_KEY", ""), env.get("ZALO_APP_SECRET", "")
+    if not (config.app_id and secret_key and app_secret):
+        return None
+    channel = ZaloOAChannel(
+        services.db, config.app_id, secret_key, app_secret,
+        env.get("ZALO_OA_API_BASE_URL") or config.api_base_url,
+        env.get("ZALO_OA_OAUTH_BASE_URL") or config.oauth_base_url,
+        services.engine.handle, services.engine.remember_choices, services.clock,
+        window=timedelta(hours=config.reply_window_hours), replies_per_window=config.replies_per_window,
+        max_event_age=timedelta(seconds=config.max_event_age_seconds))
+    channel.seed_tokens(env.get("ZALO_OA_ACCESS_TOKEN", ""), env.get("ZALO_OA_REFRESH_TOKEN", ""))
+    await channel.start()
+    loop = asyncio.get_running_loop()
+    routes.append((ZALO_OA_WEBHOOK_PATH, zalo_oa_webhook(
+        channel.verify, channel.store, lambda: loop.call_soon(channel.process_inbox), SIGNATURE_HEADER)))
+    channel.process_inbox()  # whatever arrived just before a restart
+    log.info("zalo oa: started (webhook %s)", ZALO_OA_WEBHOOK_PATH)
+    return channel
+
+
 async def start(services: Services, env: Mapping[str, str]) -> Running:
     """Start the configured channels, the HTTP server, the outbox worker and the timers."""
     config = services.config
+    routes: list = []
+    telegram = await _start_telegram(services, env, routes)
+    zalo_bot = await _start_zalo_bot(services, env, routes)
+    zalo_oa = await _start_zalo_oa(services, env, routes)
     senders: dict[str, Sender] = {}
-    telegram = None
-    token = env.get("TELEGRAM_BOT_TOKEN", "")
-    webhook_secret = None
-    if token:
-        base = env.get("TELEGRAM_API_BASE_URL") or config.telegram.api_base_url
-        use_webhook = bool(config.telegram.webhook_url)
-        telegram = TelegramChannel(token, base, services.db, services.engine.handle, services.clock,
-                                   config.telegram.poll_timeout, webhook=use_webhook)
-        await telegram.start(polling=not use_webhook)
-        groups, admins = telegram_chats(services)
-        await telegram.set_commands(groups, admins)
-        if use_webhook:
-            webhook_secret = env.get("TELEGRAM_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
-            await telegram.set_webhook(config.telegram.webhook_url, webhook_secret)
-        senders[TELEGRAM] = telegram
-        log.info("telegram: started (%s)", "webhook" if use_webhook else "long polling")
-    worker = OutboxWorker(services.db, senders, services.clock)
+    for name, channel in ((TELEGRAM, telegram), (ZALO_BOT, zalo_bot), (ZALO_OA, zalo_oa)):
+        if channel is not None:
+            senders[name] = channel
+
+    def held(delivery: Delivery) -> None:
+        if delivery.ticket_id is not None:
+            services.tickets.reply_held(delivery.ticket_id)
+
+    worker = OutboxWorker(services.db, senders, services.clock, on_hold=held)
     services.engine.on_outbox = worker.wakeup.set
-    running = Running(worker=worker, telegram=telegram)
+    running = Running(worker=worker, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
 
     def health() -> dict:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
         return {"channels": sorted(senders), "outbox_pending": pending}
 
-    app = create_web_app(health, telegram.process_webhook if telegram and webhook_secret else None,
-                         webhook_secret)
-    running.web_runner = web.AppRunner(app, access_log=None)
+    running.web_runner = web.AppRunner(create_web_app(health, routes), access_log=None)
     await running.web_runner.setup()
     await web.TCPSite(running.web_runner, config.web.host, config.web.port).start()
     log.info("http: listening on http://%s:%s (/healthz%s)", config.web.host, config.web.port,
-             f", {TELEGRAM_WEBHOOK_PATH}" if webhook_secret else "")
+             "".join(f", {path}" for path, _ in routes))
     running.tasks = [
         asyncio.create_task(worker.run(running.stop_event)),
         asyncio.create_task(run_timers(services, running.stop_event)),
@@ -112,12 +179,15 @@ async def stop(running: Running) -> None:
     """Stop taking updates, let in-flight deliveries finish, then close everything."""
     if running.telegram is not None:
         await running.telegram.stop_updates()
+    if running.zalo_bot is not None:
+        await running.zalo_bot.stop_updates()
     if running.web_runner is not None:
         await running.web_runner.cleanup()
     running.stop_event.set()  # the worker finishes the round it is in, then returns
     await asyncio.gather(*running.tasks, return_exceptions=True)
-    if running.telegram is not None:
-        await running.telegram.close()
+    for channel in (running.telegram, running.zalo_bot, running.zalo_oa):
+        if channel is not None:
+            await channel.close()
 
 
 async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:

@@ -128,6 +128,29 @@ def m006_channel_messages(db: Database) -> None:
     db["channel_messages"].create_index(["channel", "chat_ref", "key"])
 
 
+@migrations()
+def m007_zalo_oa(db: Database) -> None:
+    # The OA's tokens: the refresh token is single-use, so each refresh's result is
+    # written at once, both tokens in one row, in one transaction.
+    db["oa_tokens"].create(
+        {"id": int, "access_token": str, "refresh_token": str, "expires_at": str, "updated_at": str},
+        pk="id",
+    )
+    # Webhook events stored before Zalo gets its 200, processed right after.
+    db["inbox"].create(
+        {"channel": str, "event_id": str, "payload": str, "received_at": str, "status": str},
+        pk=("channel", "event_id"),
+        defaults={"status": "pending"},
+    )
+    db["inbox"].create_index(["status"])
+    # Zalo OA's reply window: 8 free replies within 48 h of the user's last message.
+    db["reply_windows"].create(
+        {"channel": str, "chat_ref": str, "last_user_at": str, "last_message_id": str, "replies": int},
+        pk=("channel", "chat_ref"),
+        defaults={"replies": 0},
+    )
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -229,6 +229,11 @@ class TicketStore:
         fields["updated_at"] = self._now()
         self.db["tickets"].update(ticket_id, fields)
 
+    def reply_held(self, ticket_id: int) -> None:
+        """A message to the official could not be sent yet (Zalo's window): tell the handlers."""
+        ticket = self.get(ticket_id)
+        self._to_assignee_or_queue(ticket, Reply(msg.REPLY_HELD.format(code=ticket.code)))
+
     # -- the official's side ----------------------------------------------------
 
     def open_ticket(self, official: Person, channel: str, system_id: str | None, description: str,

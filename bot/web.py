@@ -1,8 +1,11 @@
-"""The bot's HTTP server: Telegram's webhook and a health check.
+"""The bot's HTTP server: the messengers' webhooks and a health check.
 
-The webhook refuses any request without the secret token Telegram was given
-(compared in constant time), and answers 200 only after the update has been
-handled and committed, so Telegram redelivers anything we did not take.
+Every webhook refuses a request that does not prove it comes from the
+platform (a secret header, or Zalo OA's signature), compared in constant
+time. Telegram and the Zalo Bot get their 200 only after the update has been
+handled and committed, so they redeliver anything we did not take; Zalo OA
+wants its answer within 2 seconds, so its events are stored first and handled
+right after the answer.
 """
 
 from __future__ import annotations
@@ -18,7 +21,12 @@ log = logging.getLogger(__name__)
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ZALO_BOT_WEBHOOK_PATH = "/zalo/bot/webhook"
+ZALO_BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
+ZALO_OA_WEBHOOK_PATH = "/zalo/oa/webhook"
 MAX_BODY = 1024 * 1024
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def secret_matches(given: str | None, expected: str) -> bool:
@@ -26,31 +34,68 @@ def secret_matches(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
-def create_web_app(health: Callable[[], dict], telegram: Callable[[dict], Awaitable[None]] | None = None,
-                   telegram_secret: str | None = None) -> web.Application:
+def _refused(request: web.Request, what: str, why: str) -> web.Response:
+    log.warning("%s webhook: refused a request from %s: %s", what, request.remote, why)
+    return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+
+
+async def _json(request: web.Request) -> dict | None:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def telegram_webhook(process: Callable[[dict], Awaitable[None]], secret: str) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        if not secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER), secret):
+            return _refused(request, "telegram", "wrong or missing secret")
+        data = await _json(request)
+        if data is None or "update_id" not in data:
+            return web.json_response({"ok": False, "error": "not an update"}, status=400)
+        await process(data)
+        return web.json_response({"ok": True})
+
+    return handler
+
+
+def zalo_bot_webhook(take: Callable[[dict], bool], secret: str) -> Handler:
+    async def handler(request: web.Request) -> web.Response:
+        if not secret_matches(request.headers.get(ZALO_BOT_SECRET_HEADER), secret):
+            return _refused(request, "zalo bot", "wrong or missing secret")
+        data = await _json(request)
+        if data is None or not take(data):
+            return web.json_response({"ok": False, "error": "not an event"}, status=400)
+        return web.json_response({"ok": True})
+
+    return handler
+
+
+def zalo_oa_webhook(verify: Callable[[bytes, str | None], dict], store: Callable[[dict], bool],
+                    after: Callable[[], None], header: str) -> Handler:
+    from bot.channels.zalo_oa import ForgedEvent
+
+    async def handler(request: web.Request) -> web.Response:
+        raw = await request.read()
+        try:
+            event = verify(raw, request.headers.get(header))
+        except ForgedEvent as exc:
+            return _refused(request, "zalo oa", str(exc))
+        store(event)  # a retried delivery is already stored: nothing to do twice
+        after()
+        return web.json_response({"error": 0})
+
+    return handler
+
+
+def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]]) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, **health()})
 
     app.router.add_get("/healthz", healthz)
-
-    if telegram is not None:
-        assert telegram_secret, "a webhook needs a secret"
-
-        async def telegram_webhook(request: web.Request) -> web.Response:
-            if not secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER), telegram_secret):
-                log.warning("telegram webhook: refused a request without the right secret from %s",
-                            request.remote)
-                return web.json_response({"ok": False, "error": "forbidden"}, status=403)
-            try:
-                data = await request.json()
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                return web.json_response({"ok": False, "error": "not json"}, status=400)
-            if not isinstance(data, dict) or "update_id" not in data:
-                return web.json_response({"ok": False, "error": "not an update"}, status=400)
-            await telegram(data)
-            return web.json_response({"ok": True})
-
-        app.router.add_post(TELEGRAM_WEBHOOK_PATH, telegram_webhook)
+    for path, handler in routes:
+        app.router.add_post(path, handler)
     return app

@@ -235,8 +235,16 @@ def test_outside_working_hours_the_official_is_told_when_it_will_be_seen(tmp_pat
 
 
 def test_the_terminal_user_numbering_matches_what_was_shown(bot: Bot) -> None:
-    bot.engine.remember_choices("test", "an", ["menu:tickets"])
+    from bot.models import Choice
+
+    bot.engine.remember_choices("test", "an", [Choice("Yêu cầu của tôi", "menu:tickets")])
     assert bot.say("an", "1") == [msg.NO_TICKETS]
+
+
+def test_a_choice_can_be_picked_by_its_words_and_a_stale_number_is_refused(bot: Bot) -> None:
+    bot.send("an", "giá lúa hôm nay")  # offers "report" and "ask again"
+    assert bot.say("an", "hoi cach khac") == [msg.ASK_PROMPT]  # the label, typed without marks
+    assert bot.say("an", "2") == [msg.NO_CHOICES_PENDING]
 
 
 def test_technician_asking_a_question_still_gets_the_faq(bot: Bot) -> None:

@@ -41,6 +41,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
 from bot import messages as msg
+from bot.channels.common import split_text
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.outbox import DeliveryError, iso
 
@@ -69,28 +70,6 @@ ADMIN_COMMANDS = TECHNICIAN_COMMANDS + [
     ("taifaq", "Nạp lại FAQ"), ("chuatraloi", "Câu hỏi FAQ chưa trả lời được"), ("thongke", "Thống kê"),
     ("capquyen", "Cấp quyền"), ("thuhoi", "Thu hồi quyền"), ("duyet", "Duyệt đăng ký"),
 ]
-
-
-def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Pieces of at most `limit` characters, cut at line breaks where possible."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # one enormous line: cut it hard
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not pieces:
-        pieces.append(current)
-    return pieces
 
 
 def _escaped_pieces(text: str) -> list[str]:

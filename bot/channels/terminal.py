@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
-from bot.models import Delivery, Incoming, Reply
+from bot.models import Choice, Delivery, Incoming, Reply
 from bot.outbox import OutboxWorker
 
 CHANNEL = "terminal"
@@ -31,7 +31,7 @@ class TerminalSender:
     """Prints the deliveries meant for this terminal's chat."""
 
     def __init__(self, chat_ref: str, out: TextIO,
-                 remember_choices: Callable[[str, str, list[str]], None]) -> None:
+                 remember_choices: Callable[[str, str, Sequence[Choice]], None]) -> None:
         self.chat_ref = chat_ref
         self.out = out
         self.remember_choices = remember_choices
@@ -43,7 +43,7 @@ class TerminalSender:
         self.out.write("\n" + render_numbered(delivery.reply) + "\n")
         self.out.flush()
         if delivery.reply.choices:
-            self.remember_choices(CHANNEL, delivery.chat_ref, [c.action for c in delivery.reply.choices])
+            self.remember_choices(CHANNEL, delivery.chat_ref, delivery.reply.choices)
 
 
 async def chat_loop(handle: Callable[[Incoming], object], worker: OutboxWorker, user_ref: str,
