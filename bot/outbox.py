@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = timedelta(minutes=30)
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_ATTEMPTS = 50  # about a day of retries at the longest backoff
+BATCH = 50  # rows read per delivery round
 
 
 class DeliveryError(Exception):
@@ -92,8 +93,9 @@ class OutboxWorker:
         self.clock = clock
         self.on_hold = on_hold
         self.wakeup = asyncio.Event()
+        self._batch_was_full = False
 
-    def due(self, limit: int = 50) -> list[Delivery]:
+    def due(self, limit: int = BATCH) -> list[Delivery]:
         channels = list(self.senders)
         if not channels:
             return []
@@ -168,7 +170,9 @@ class OutboxWorker:
         failure so nothing overtakes it.
         """
         by_chat: dict[tuple[str, str], list[Delivery]] = {}
-        for item in self.due():
+        due = self.due()
+        self._batch_was_full = len(due) >= BATCH
+        for item in due:
             by_chat.setdefault((item.channel, item.chat_ref), []).append(item)
 
         async def one_chat(items: list[Delivery]) -> int:
@@ -188,8 +192,10 @@ class OutboxWorker:
             self.db.execute("update outbox set next_attempt_at = ? where status = 'pending'",
                             [iso(self.clock())])
         while not stop.is_set():
+            self.wakeup.clear()  # before the round, so a wake-up during it is not lost
             await self.run_once()
-            self.wakeup.clear()
+            if self._batch_was_full or self.wakeup.is_set():
+                continue  # more is due already: no pause
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]
             _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
                                             return_when=asyncio.FIRST_COMPLETED)
