@@ -67,6 +67,7 @@ class State:
 
     name: str = "idle"
     data: dict[str, Any] = field(default_factory=dict)
+    keep_choices: bool = False  # this turn's replies leave the offered choices standing
 
 
 class Engine:
@@ -98,7 +99,7 @@ class Engine:
                 self.db["processed_updates"].insert(
                     {"channel": incoming.channel, "update_id": incoming.update_id, "at": iso(self.clock())})
             person = self.people.identify(incoming.channel, incoming.user_ref, incoming.chat_ref,
-                                          incoming.display_name)
+                                          incoming.display_name, private=not incoming.in_group)
             state = self._load_state(incoming)
             self._log(person, incoming.channel, "in", _describe(incoming))
             replies = self._dispatch(incoming, person, state)
@@ -106,7 +107,7 @@ class Engine:
             offered = [c for r in replies for c in r.choices]
             if offered:
                 _offer(state, offered)
-            elif replies:
+            elif replies and not state.keep_choices:
                 state.data.pop("choices", None)
                 state.data.pop("labels", None)
             self._save_state(incoming, state)
@@ -130,6 +131,7 @@ class Engine:
         if action is None and text:
             action, refusal = _picked(text, state)
             if refusal is not None:
+                state.keep_choices = True  # the same choices still stand
                 return [refusal]
         if action is not None:
             return self._on_action(action, inc, person, state)

@@ -62,12 +62,20 @@ class People:
         self.db = db
         self.clock = clock
 
-    def identify(self, channel: str, user_ref: str, chat_ref: str, display_name: str = "") -> Person:
-        """The person behind a platform user, created on first contact (call in a transaction)."""
+    def identify(self, channel: str, user_ref: str, chat_ref: str, display_name: str = "",
+                 private: bool = True) -> Person:
+        """The person behind a platform user, created on first contact (call in a transaction).
+
+        Only a private chat is remembered as where to reach them: a technician
+        writing in the queue's group is still reached privately.
+        """
         now = iso(self.clock())
+        if not private:
+            chat_ref = user_ref  # on Telegram (and Zalo) the private chat id is the user id
         rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
         if rows:
-            self.db["identities"].update((channel, user_ref), {"chat_ref": chat_ref, "last_seen_at": now})
+            fields = {"last_seen_at": now, **({"chat_ref": chat_ref} if private else {})}
+            self.db["identities"].update((channel, user_ref), fields)
             person = self.get(rows[0]["user_id"])
             if person.unreachable:  # they are writing again, so they can be reached again
                 person = self.update(person.id, unreachable=0)
