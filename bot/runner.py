@@ -112,7 +112,7 @@ async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: li
         routes.append((ZALO_BOT_WEBHOOK_PATH, zalo_bot_webhook(channel.take, secret)))
         await channel.set_webhook(config.webhook_url, secret)
     else:
-        channel.start_polling()
+        await channel.start_polling()
     log.info("zalo bot: started (%s)", "webhook" if config.webhook_url else "long polling")
     return channel
 

@@ -87,6 +87,8 @@ class ZaloBotChannel:
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.poll_timeout + 15))
+        me = await self.call("getMe")  # a wrong token fails here, at start-up, not at the first reply
+        log.info("zalo bot: connected as %s", (me or {}).get("account_name", "?"))
 
     async def close(self) -> None:
         await self.stop_updates()
@@ -126,7 +128,8 @@ class ZaloBotChannel:
     async def set_webhook(self, url: str, secret: str) -> None:
         await self.call("setWebhook", url=url, secret_token=secret)
 
-    def start_polling(self) -> None:
+    async def start_polling(self) -> None:
+        await self.call("deleteWebhook")  # polling and a webhook exclude each other
         self._polling = asyncio.create_task(self._poll())
 
     async def stop_updates(self) -> None:
