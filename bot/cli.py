@@ -15,6 +15,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.faqcheck import check
 from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot import messages
+from bot.accounts import Accounts
 from bot.app import Services, build_services, run_timers
 from bot.channels import terminal
 from bot.channels.terminal import TerminalSender
@@ -130,12 +131,9 @@ def _terminal_chat(services: Services, user: str) -> None:
 @cli.command()
 @config_option
 def run(config_path: Path) -> None:
-    """Start the bot: every channel whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN,
-    ZALO_OA_*), until stopped. With none, talk to it in this terminal."""
+    """Start the bot until stopped: the web console (chat, technicians, admin) on web.host:web.port,
+    plus every messenger whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_*)."""
     env = dict(os.environ)
-    if not any(env.get(name) for name in ("TELEGRAM_BOT_TOKEN", "ZALO_BOT_TOKEN", "ZALO_OA_SECRET_KEY")):
-        _terminal_chat(_services(config_path), "local")
-        return
     configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
     asyncio.run(run_until_signal(_services(config_path), env))
 
@@ -173,6 +171,26 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
         raise click.ClickException(f"unknown command {command!r}")
     for reply in replies:
         click.echo(terminal.render_numbered(reply))
+
+
+@cli.group()
+def users() -> None:
+    """Console accounts for technicians and admins (needed when the console is not on 127.0.0.1)."""
+
+
+@users.command("add")
+@config_option
+@click.argument("username")
+@click.option("--role", type=click.Choice(["technician", "admin"]), default="technician", show_default=True)
+@click.password_option(help="Password (asked for when not given).")
+def users_add(config_path: Path, username: str, role: str, password: str) -> None:
+    """Create or update the console account USERNAME."""
+    services = _services(config_path)
+    try:
+        Accounts(services.db, services.people, services.clock).add(username, password, role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"account {username} ({role}) saved")
 
 
 @cli.group()

@@ -24,6 +24,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot import messages as msg
+from bot.accounts import Accounts
 from bot.communes import Commune, find_communes
 from bot.config import Config
 from bot.desk import Desk
@@ -50,6 +51,7 @@ STAFF_COMMANDS = {
     "baoloi": "report", "report": "report",
     "yeucau": "tickets", "tickets": "tickets",
     "hoi": "ask", "ask": "ask",
+    "web": "web",
 }
 CANCEL_WORDS = {"huy", "huy bo", "thoi", "cancel", "dung lai"}
 SMALLTALK = {
@@ -223,6 +225,10 @@ class Engine:
             return self._start_escalation(person, state, description="", system=None)
         if command == "tickets":
             return [self._my_tickets(person)]
+        if command == "web":
+            if not person.registered:
+                return self._start_registration(person, state, then=None)
+            return [Reply(msg.WEB_LINK_CODE.format(code=Accounts(self.db, self.people, self.clock).link_code(person.id)))]
         return [Reply(msg.ASK_PROMPT)]
 
     def _on_action(self, action: str, inc: Incoming, person: Person, state: State) -> list[Reply]:

@@ -260,3 +260,15 @@ STATS = (
     "• Trung vị thời gian phản hồi đầu: {first_response} phút\n"
     "• Điểm đánh giá trung bình: {rating}"
 )
+
+# -- web console ------------------------------------------------------------------------------
+
+WEB_LINK_NEEDED = (
+    "Để dùng hỏi đáp trên web, anh/chị nhắn /web cho bot trên Telegram hoặc Zalo "
+    "để nhận mã 6 số, rồi nhập mã vào đây."
+)
+WEB_LINK_BAD = "Mã không đúng hoặc đã hết hạn. Anh/chị nhắn /web cho bot để lấy mã mới."
+WEB_LINK_CODE = "Mã vào trang hỏi đáp trên web: {code} (dùng một lần, trong 10 phút)."
+WEB_BAD_UPLOAD = "Chỉ nhận ảnh PNG, JPEG, GIF hoặc WebP, tối đa 5 MB."
+VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
+VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"

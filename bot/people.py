@@ -89,6 +89,13 @@ class People:
         })
         return self.get(user_id)
 
+    def link(self, channel: str, user_ref: str, chat_ref: str, user_id: int) -> None:
+        """Make (channel, user_ref) another identity of an existing person (call in a transaction)."""
+        now = iso(self.clock())
+        self.db["identities"].upsert({"channel": channel, "user_ref": user_ref, "user_id": user_id,
+                                      "chat_ref": chat_ref, "created_at": now, "last_seen_at": now},
+                                     pk=("channel", "user_ref"))
+
     def get(self, user_id: int) -> Person:
         return _person(self.db["users"].get(user_id))
 

@@ -21,6 +21,7 @@ from bot.app import Services, run_timers
 from bot.channels.telegram import CHANNEL as TELEGRAM, TelegramChannel
 from bot.channels.zalo_bot import CHANNEL as ZALO_BOT, ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA, SIGNATURE_HEADER, ZaloOAChannel
+from bot.console import CHANNEL as WEB, console_routes
 from bot.models import Delivery
 from bot.outbox import OutboxWorker, Sender
 from bot.web import (
@@ -34,6 +35,7 @@ from bot.web import (
 )
 
 log = logging.getLogger(__name__)
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class RedactSecrets(logging.Filter):
@@ -146,7 +148,9 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     telegram = await _start_telegram(services, env, routes)
     zalo_bot = await _start_zalo_bot(services, env, routes)
     zalo_oa = await _start_zalo_oa(services, env, routes)
-    senders: dict[str, Sender] = {}
+    local = config.web.host in LOCAL_HOSTS
+    console_pages, web_sender, _ = console_routes(services, local)
+    senders: dict[str, Sender] = {WEB: web_sender}
     for name, channel in ((TELEGRAM, telegram), (ZALO_BOT, zalo_bot), (ZALO_OA, zalo_oa)):
         if channel is not None:
             senders[name] = channel
@@ -163,7 +167,9 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
         return {"channels": sorted(senders), "outbox_pending": pending}
 
-    running.web_runner = web.AppRunner(create_web_app(health, routes), access_log=None)
+    app = create_web_app(health, routes)
+    app.add_routes(console_pages)
+    running.web_runner = web.AppRunner(app, access_log=None)
     await running.web_runner.setup()
     await web.TCPSite(running.web_runner, config.web.host, config.web.port).start()
     log.info("http: listening on http://%s:%s (/healthz%s)", config.web.host, config.web.port,
@@ -195,6 +201,8 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
     import signal
 
     running = await start(services, env)
+    config = services.config
+    print(f"Web console: http://{config.web.host}:{config.web.port}/chat  (Ctrl+C to stop)", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

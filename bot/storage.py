@@ -151,6 +151,25 @@ def m007_zalo_oa(db: Database) -> None:
     )
 
 
+@migrations()
+def m008_web_console(db: Database) -> None:
+    # Messages for browser chats (the web channel's "delivery" is storing them here).
+    db["web_messages"].create(
+        {"id": int, "chat_ref": str, "from_bot": int, "payload": str, "at": str}, pk="id",
+    )
+    db["web_messages"].create_index(["chat_ref", "id"])
+    # Console accounts (technicians and admins) when the console is reachable from the network.
+    db["accounts"].create(
+        {"username": str, "password_hash": str, "user_id": int, "created_at": str}, pk="username",
+    )
+    db["web_sessions"].create(
+        {"token": str, "username": str, "chat_ref": str, "csrf": str, "created_at": str, "expires_at": str},
+        pk="token",
+    )
+    # One-time codes an official gets from the bot to use the web chat as themselves.
+    db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

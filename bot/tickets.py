@@ -161,15 +161,20 @@ class TicketStore:
         photos = tuple(a["file_ref"] for a in self.attachments(ticket.id))
         return Reply(text, choices, photos=photos, key=f"ticket:{ticket.id}")
 
+    def due_at(self, ticket: Ticket) -> datetime | None:
+        """The deadline that matters now (first response, then resolution), or None when none runs."""
+        if not ticket.is_open or ticket.status == "waiting_user":
+            return None
+        target = self._target(ticket)
+        hours = target.resolution_hours if ticket.first_response_at else target.first_response_hours
+        return self.calendar.add_working_time(datetime.fromisoformat(ticket.created_at), timedelta(hours=hours))
+
     def _sla_line(self, ticket: Ticket) -> str:
         """The deadline that matters now, in office time, or that it has passed."""
-        if not ticket.is_open or ticket.status == "waiting_user":
+        due = self.due_at(ticket)
+        if due is None:
             return ""
-        target = self._target(ticket)
-        responded = ticket.first_response_at is not None
-        hours = target.resolution_hours if responded else target.first_response_hours
-        due = self.calendar.add_working_time(datetime.fromisoformat(ticket.created_at), timedelta(hours=hours))
-        what = msg.SLA_DUE_RESOLUTION if responded else msg.SLA_DUE_RESPONSE
+        what = msg.SLA_DUE_RESOLUTION if ticket.first_response_at else msg.SLA_DUE_RESPONSE
         late = self.clock() >= due
         return "\n" + (msg.SLA_LATE if late else msg.SLA_DUE).format(
             what=what, when=due.astimezone(self.calendar.zone).strftime("%H:%M %d/%m"))

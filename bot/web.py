@@ -24,7 +24,7 @@ TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ZALO_BOT_WEBHOOK_PATH = "/zalo/bot/webhook"
 ZALO_BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 ZALO_OA_WEBHOOK_PATH = "/zalo/oa/webhook"
-MAX_BODY = 1024 * 1024
+MAX_BODY = 6 * 1024 * 1024
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -90,7 +90,7 @@ def zalo_oa_webhook(verify: Callable[[bytes, str | None], dict], store: Callable
 
 
 def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]]) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
+    app = web.Application(client_max_size=MAX_BODY)  # also caps console uploads (5 MB images)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, **health()})

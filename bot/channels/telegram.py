@@ -294,12 +294,13 @@ class TelegramChannel:
                     if "not found" not in exc.message.lower():
                         raise
                     # the card was deleted: post a new one below
-        if reply.photos:
+        photos = [p for p in reply.photos if not p.startswith("/")]  # "/files/…": on the web console only
+        if photos:
             await self.pacer.wait(chat)
-            if len(reply.photos) == 1:
-                sent = [await bot.send_photo(int(chat), reply.photos[0])]
+            if len(photos) == 1:
+                sent = [await bot.send_photo(int(chat), photos[0])]
             else:
-                sent = list(await bot.send_media_group(int(chat), [InputMediaPhoto(p) for p in reply.photos[:10]]))
+                sent = list(await bot.send_media_group(int(chat), [InputMediaPhoto(p) for p in photos[:10]]))
             for message in sent:
                 self._remember(chat, message.message_id, delivery)
         pieces = _escaped_pieces(reply.text)

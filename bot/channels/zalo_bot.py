@@ -163,7 +163,8 @@ class ZaloBotChannel:
         reply = delivery.reply
         chat = delivery.chat_ref
         for photo in reply.photos:
-            await self.call("sendPhoto", chat_id=chat, photo=photo)
+            if photo.startswith("http"):  # Zalo takes photo URLs only
+                await self.call("sendPhoto", chat_id=chat, photo=photo)
         for piece in split_text(render_numbered(reply), MAX_TEXT):
             await self.call("sendMessage", chat_id=chat, text=piece)
         if reply.choices:
