@@ -49,6 +49,7 @@ COOKIE = "sid"
 MAX_UPLOAD = 5 * 1024 * 1024
 IMAGE_TYPES = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"RIFF": "webp"}
 CONSOLE_USER = "console"  # the local admin the console acts as when bound to 127.0.0.1
+NEW_SESSION = web.RequestKey("new_session", Session)
 
 
 def e(value: object) -> str:
@@ -109,11 +110,11 @@ class Console:
         session = self._session(request)
         if session is None:
             session = self.accounts.new_session()
-            request["new_session"] = session
+            request[NEW_SESSION] = session
         return session
 
     def _finish(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
-        session = request.get("new_session")
+        session = request.get(NEW_SESSION)
         if session is not None:
             response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/",
                                 max_age=7 * 24 * 3600)
@@ -184,7 +185,7 @@ class Console:
         nxt = str(form.get("next", "/console"))
         response = web.HTTPFound(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/console")
         response.set_cookie(COOKIE, fresh.token, httponly=True, samesite="Strict", path="/", max_age=7 * 24 * 3600)
-        return response
+        raise response
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
@@ -192,7 +193,7 @@ class Console:
         self.accounts.end_session(session.token)
         response = web.HTTPFound("/login")
         response.del_cookie(COOKIE, path="/")
-        return response
+        raise response
 
     # -- chat -------------------------------------------------------------------------------
 
@@ -216,7 +217,7 @@ class Console:
         if not self.accounts.use_link_code(str(form.get("code", "")), session.chat_ref):
             return self._page(request, "Hỏi đáp", f'<p class="error">{e(msg.WEB_LINK_BAD)}</p>'
                               '<p><a href="/chat">Thử lại</a></p>')
-        return self._finish(request, web.HTTPFound("/chat"))
+        raise self._finish(request, web.HTTPFound("/chat"))  # type: ignore[misc]
 
     async def chat_messages(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
@@ -399,7 +400,7 @@ class Console:
             replies = self.s.engine.desk.on_command(word, f"{ticket_id} {text}".strip(), None, person, State())  # type: ignore[arg-type]
         self.s.engine.on_outbox and self.s.engine.on_outbox()
         done = replies[0].text if replies else ""
-        return web.HTTPFound(f"/console/ticket/{ticket_id}?{urlencode({'done': done})}")
+        raise web.HTTPFound(f"/console/ticket/{ticket_id}?{urlencode({'done': done})}")
 
     # -- admin ---------------------------------------------------------------------------------------
 
@@ -483,7 +484,7 @@ class Console:
         ok, problems = add_variant(self.s.faq, entry, text)
         done = (msg.VARIANT_ADDED.format(text=text, entry=entry.id) if ok
                 else msg.VARIANT_REFUSED.format(problems="; ".join(str(p) for p in problems[:5])))
-        return web.HTTPFound(f"/admin?{urlencode({'done': done})}")
+        raise web.HTTPFound(f"/admin?{urlencode({'done': done})}")
 
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         session, person = self._staff(request, need_admin=True)
@@ -492,7 +493,7 @@ class Console:
         listed = "; ".join(str(p) for p in problems[:10])
         done = (msg.RELOADED.format(entries=len(self.s.faq.kb.entries)) if ok
                 else msg.RELOAD_REFUSED.format(problems=listed))
-        return web.HTTPFound(f"/admin?{urlencode({'done': done})}")
+        raise web.HTTPFound(f"/admin?{urlencode({'done': done})}")
 
 
 def _int(text: str) -> int:
