@@ -433,7 +433,11 @@ class Console:
         groups = _cluster(unanswered_questions(self.s.db, limit=500))
         kb = self.s.faq.kb
         items = []
-        for group in groups[:50]:
+        for group in groups:
+            if len(items) >= 50:
+                break
+            if self.s.faq.matcher.match(group["query"]).decision == "answer":
+                continue  # the FAQ answers it now (a variant was added, or an entry written)
             ranked = self.s.faq.matcher.rank(group["query"], limit=1)
             best = ranked[0].entry_id if ranked else None
             options = "".join(f'<option value="{e(entry.id)}"{" selected" if entry.id == best else ""}>'
@@ -545,7 +549,7 @@ input,select,textarea,button{{font:inherit;padding:.45rem;border:1px solid #c5ca
 textarea{{width:100%;min-height:4rem;box-sizing:border-box}} button{{background:#b71c1c;color:#fff;border:0;cursor:pointer}}
 table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border-bottom:1px solid #e3e6eb;padding:.4rem;text-align:left;vertical-align:top}}
 .late{{color:#b71c1c;font-weight:700}} .notice{{background:#e8f5e9;padding:.5rem}} .error{{color:#b71c1c}}
-pre#card{{white-space:pre-wrap;background:#fff;padding:.8rem;border-radius:.4rem}}
+pre#card{{white-space:pre-wrap;font-family:inherit;background:#fff;padding:.8rem;border-radius:.4rem}}
 #attachments img{{max-width:12rem;max-height:12rem;margin:.3rem;border:1px solid #ccc}}
 #events li.internal{{background:#fff8e1}} .actions form{{background:#fff;padding:.6rem;margin:.5rem 0;border-radius:.4rem}}
 #messages{{display:flex;flex-direction:column;gap:.5rem;min-height:50vh}}

@@ -194,6 +194,7 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
         await console.client.post("/admin/variant", data={"csrf": csrf, "entry_id": "may-go-tieng-viet", "text": question})
         assert question in (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8")
         assert (await console.say(question))[-1]["text"].endswith(msg.ANSWER_FOOTER)
+        assert question not in await (await console.client.get("/admin")).text()  # answered now: off the list
         # A variant another entry already has is refused, and the file is left as it was.
         before = (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8")
         response = await console.client.post("/admin/variant", data={

@@ -252,7 +252,7 @@ async def test_webhook_refuses_a_wrong_secret_and_serves_the_right_one(tg: FakeT
         (hello,) = await bot.said(OFFICIAL, 1)
         assert hello["text"] == msg.SMALLTALK_HELLO
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{bot.port}/healthz") as resp:
-            assert (resp.status, (await resp.json())["channels"]) == (200, ["telegram"])
+            assert (resp.status, (await resp.json())["channels"]) == (200, ["telegram", "web"])
     finally:
         await bot.stop()
 

@@ -1,0 +1,198 @@
+"""End to end in a real browser: an official on /chat, a technician on /console, an admin on /admin.
+
+Each test runs the whole bot (web console only, no messenger) on its own
+port and database, and drives a headless Chromium through it. Every page
+visited is saved in test-artifacts/browser/. Without Chromium, chromedriver
+or Selenium the tests are skipped, except on CI (env CI set), where they fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot import messages as msg
+from bot.app import Services, build_services
+from bot.config import WebConfig
+from bot.runner import start, stop
+from tests.browser import (
+    Browser,
+    fresh_profile,
+    remove_profile,
+    require_tools,
+    start_chromium,
+    tiny_png,
+)
+from tests.harness import REPO, make_config
+from tests.test_telegram import free_port
+
+TOKEN_QUESTION = "máy tính không nhận usb token, báo không tìm thấy chứng thư số"
+TOKEN_ENTRY = "cks-token-khong-nhan"
+# The FAQ finds nothing for this (decision "none"), though it is plainly "may-chay-cham".
+SLOW_PC_QUESTION = "máy chạy rì rì như rùa bò"
+SLOW_PC_ENTRY = "may-chay-cham"
+PROBLEM = "Không đăng nhập được một cửa, báo lỗi 500"
+TECH_REPLY = "Anh thử xóa cache trình duyệt"
+
+
+@dataclass
+class Site:
+    url: str
+    services: Services
+    knowledge: Path
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    """The bot with only its web console, on 127.0.0.1 (local mode: no login), over a copy of the FAQ."""
+    require_tools()
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)  # the admin page edits the FAQ: never the repo's
+    port = free_port()
+    config = dataclasses.replace(make_config(tmp_path), knowledge_dir=knowledge,
+                                 web=WebConfig(host="127.0.0.1", port=port))
+    services = build_services(config)
+    running = await start(services, {})
+    try:
+        yield Site(f"http://127.0.0.1:{port}", services, knowledge)
+    finally:
+        await stop(running)
+        services.db.close()
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A fresh headless Chromium with its own profile (so no cookie survives from another test)."""
+    require_tools()
+    profile = fresh_profile()
+    driver = start_chromium(profile)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        remove_profile(profile)
+
+
+@pytest.fixture
+def browser(site: Site, chromium: object) -> Browser:
+    return Browser(chromium, site.url)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def screenshot_file(tmp_path: Path) -> Path:
+    path = tmp_path / "error-500.png"
+    path.write_bytes(tiny_png(40, 30))
+    return path
+
+
+async def register(browser: Browser) -> None:
+    """The official registers on /chat: commune, name, title, phone."""
+    await browser.open("/chat")
+    await browser.say("/dangky", msg.REG_ASK_COMMUNE)
+    await browser.say("Bát Xát", msg.REG_ASK_NAME.format(commune="Bát Xát"))
+    await browser.say("Nguyễn Văn An", msg.REG_ASK_TITLE)
+    await browser.say("Văn phòng", msg.REG_ASK_PHONE)
+    await browser.say("0912345678", "Đã đăng ký: Nguyễn Văn An")
+
+
+async def report_problem(browser: Browser, photo: Path | None = None) -> str:
+    """The official reports a problem with Một cửa from /chat; returns the bot's confirmation."""
+    await browser.say("/baoloi", msg.ESC_ASK_SYSTEM)
+    await browser.press("sys:motcua", msg.ESC_ASK_DESCRIPTION)
+    await browser.say(PROBLEM, msg.ESC_ASK_PHOTOS)
+    if photo is not None:
+        await browser.say("", msg.ESC_PHOTO_RECEIVED.format(n=1), photo=photo)
+    await browser.press("step:photos", msg.ESC_ASK_URGENCY)
+    await browser.press("urg:normal", "Gửi cho kỹ thuật viên?")
+    confirmation = await browser.press("step:send", startswith="Đã gửi yêu cầu #1")
+    await browser.screenshot("chat-ticket-sent")
+    return confirmation
+
+
+def answer_of(site: Site, entry_id: str) -> str:
+    """The whole reply the FAQ gives for an entry: its answer, then the footer asking whether it helped."""
+    entry = site.services.faq.kb.entry(entry_id)
+    assert entry is not None
+    return f"{entry.answer.rstrip()}\n\n{msg.ANSWER_FOOTER}"
+
+
+def variants(knowledge: Path, entry_id: str) -> list[str]:
+    """The variants of a may.yaml entry, as the file on disk says."""
+    faq = yaml.safe_load((knowledge / "faq" / "may.yaml").read_text(encoding="utf-8"))
+    return next(entry["variants"] for entry in faq["entries"] if entry["id"] == entry_id)
+
+
+async def test_chat_question_gets_the_answer(browser: Browser, site: Site) -> None:
+    await browser.open("/chat")
+    answer = await browser.say(TOKEN_QUESTION, msg.ANSWER_FOOTER)
+    await browser.screenshot("chat-answer")
+    assert answer == answer_of(site, TOKEN_ENTRY)
+
+
+async def test_escalate_with_a_screenshot(browser: Browser, screenshot_file: Path) -> None:
+    await register(browser)
+    confirmation = await report_problem(browser, photo=screenshot_file)
+    assert confirmation.startswith("Đã gửi yêu cầu #1 (")
+
+    await browser.open("/console/ticket/1")
+    image = await browser.one("#attachments img")
+    size = await browser.wait_for(lambda: browser.driver.execute_script(
+        "const i = arguments[0]; return i.complete && i.naturalWidth > 0 && [i.naturalWidth, i.naturalHeight]",
+        image), "the attached screenshot to load")
+    await browser.screenshot("console-ticket-with-screenshot")
+    assert size == [40, 30]
+    assert PROBLEM in await browser.text(await browser.one("#card"))
+
+
+async def test_technician_claims_and_replies_and_the_chat_shows_it(browser: Browser) -> None:
+    await register(browser)
+    await report_problem(browser)
+
+    await browser.open("/console")
+    row = await browser.one('#queue tr.ticket[data-id="1"]')
+    await browser.screenshot("console-queue")
+    await browser.click("a.open", within=row)
+    await browser.one("#card")
+    assert browser.path == "/console/ticket/1"
+
+    await browser.submit("form#claim")
+    await browser.screenshot("console-ticket-claimed")
+    await browser.fill('form#reply textarea[name="text"]', TECH_REPLY)
+    await browser.submit("form#reply")
+    await browser.screenshot("console-ticket-replied")
+    assert TECH_REPLY in await browser.text(await browser.one("#events"))
+
+    await browser.open("/chat")
+    relayed = await browser.wait_bot(TECH_REPLY)
+    await browser.screenshot("chat-technician-reply")
+    assert relayed == msg.TECHNICIAN_SAYS.format(code="#1", text=TECH_REPLY)
+
+
+async def test_unanswered_question_added_as_variant_is_answered_next_time(browser: Browser, site: Site) -> None:
+    await browser.open("/chat")
+    first = await browser.say(SLOW_PC_QUESTION)
+    await browser.screenshot("chat-no-answer")
+    assert first == msg.NO_MATCH
+
+    await browser.open("/admin")
+    item = await browser.wait_for(lambda: next(
+        (li for li in browser.driver.find_elements("css selector", "#unanswered li") if SLOW_PC_QUESTION in li.text),
+        None), f"{SLOW_PC_QUESTION!r} among the unanswered questions")
+    await browser.screenshot("admin-unanswered")
+    form = await browser.one("form.add-variant", within=item)
+    await browser.choose('select[name="entry_id"]', SLOW_PC_ENTRY, within=form)
+    await browser.submit(form)
+    await browser.screenshot("admin-variant-added")
+    assert variants(site.knowledge, SLOW_PC_ENTRY) == [*variants(REPO / "knowledge", SLOW_PC_ENTRY), SLOW_PC_QUESTION]
+
+    await browser.open("/chat")
+    answer = await browser.say(SLOW_PC_QUESTION, msg.ANSWER_FOOTER)
+    await browser.screenshot("chat-answered-after-variant")
+    assert answer == answer_of(site, SLOW_PC_ENTRY)
+
