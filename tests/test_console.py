@@ -201,3 +201,40 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
             "csrf": csrf, "entry_id": "may-in-khong-in", "text": question})
         assert "Chưa thêm được" in await response.text()
         assert (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8") == before
+
+
+async def test_run_with_no_token_serves_the_console_until_stopped(tmp_path: Path) -> None:
+    import asyncio
+    import os
+    import signal
+    import sys
+
+    import aiohttp
+
+    from tests.test_telegram import free_port
+
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
+    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'data' / 'bot.sqlite'}")
+    config.write_text(text.replace("port: 8080", f"port: {port}"), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", "--config", str(config), env={**env, "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)  # type: ignore[union-attr]
+        while b"Web console" not in line:
+            line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)  # type: ignore[union-attr]
+        assert line.decode().strip() == f"Web console: http://127.0.0.1:{port}/chat  (Ctrl+C to stop)"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                assert (resp.status, (await resp.json())["channels"]) == (200, ["web"])
+            async with http.get(f"http://127.0.0.1:{port}/chat") as resp:
+                assert resp.status == 200 and 'id="send-form"' in await resp.text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await asyncio.wait_for(proc.communicate(), timeout=20)
+    assert proc.returncode == 0
+    assert (tmp_path / "data" / "bot.sqlite").exists()
