@@ -17,13 +17,11 @@ most 5 MB.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import re
 import secrets
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode

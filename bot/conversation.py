@@ -57,8 +57,8 @@ CANCEL_WORDS = {"huy", "huy bo", "thoi", "cancel", "dung lai"}
 SMALLTALK = {
     "xin", "chao", "chaoo", "hello", "hi", "alo", "a", "e", "em", "anh", "chi", "ban", "bot", "oi",
     "cam", "on", "camon", "thanks", "thank", "you", "tks", "ok", "oke", "okie", "vang", "da",
-    "hihi", "haha", "hehe", "nhe", "nha", "nhieu", "buoi", "sang", "chieu", "toi", "a", "ad",
-    "ak", "ah", "u", "uh", "um", "nhe", "roi", "duoc",
+    "hihi", "haha", "hehe", "nhe", "nha", "nhieu", "buoi", "sang", "chieu", "toi", "ad",
+    "ak", "ah", "u", "uh", "um", "roi", "duoc",
 }
 THANKS = {"cam on", "camon", "thanks", "thank", "tks"}
 

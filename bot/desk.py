@@ -6,7 +6,6 @@ a staff user who types a technician command is told so and nothing changes.
 
 from __future__ import annotations
 
-import json
 import statistics
 from collections import Counter
 from collections.abc import Callable
@@ -21,7 +20,7 @@ from bot.models import Choice, Incoming, Reply
 from bot.outbox import enqueue
 from bot.people import People, Person
 from bot.text import fold
-from bot.tickets import NotAllowed, Ticket, TicketError, TicketStore
+from bot.tickets import TicketError, TicketStore
 
 if TYPE_CHECKING:
     from bot.conversation import State

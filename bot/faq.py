@@ -7,7 +7,6 @@ from pathlib import Path
 from bot.config import MatcherConfig
 from bot.faqcheck import build_checked
 from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
-from bot.matching import Matcher
 
 
 class Faq:

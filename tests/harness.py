@@ -23,6 +23,20 @@ TECH2 = "tech2"
 ADMIN = "admin1"
 
 
+def config_file(tmp_path: Path, port: int | None = None, poll_timeout: int | None = None) -> Path:
+    """The shipped config.yaml with the repo's knowledge and a database in tmp_path, for subprocesses."""
+    text = (REPO / "config.yaml").read_text(encoding="utf-8")
+    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
+    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'data' / 'bot.sqlite'}")
+    if port is not None:
+        text = text.replace("port: 8080", f"port: {port}")
+    if poll_timeout is not None:
+        text = text.replace("poll_timeout: 30", f"poll_timeout: {poll_timeout}")
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 class Clock:
     def __init__(self, start: datetime = MONDAY_8AM) -> None:
         self.now = start

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.harness import config_file
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -107,17 +109,8 @@ def test_bad_config_names_the_key(tmp_path: Path) -> None:
     assert "matcher.answer_threshold: expected a number, got 'cao'" in proc.stderr
 
 
-def _local_config(tmp_path: Path) -> Path:
-    config = tmp_path / "config.yaml"
-    text = (REPO / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
-    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'bot.sqlite'}")
-    config.write_text(text, encoding="utf-8")
-    return config
-
-
 def test_chat_and_tickets_commands_carry_a_whole_incident(tmp_path: Path) -> None:
-    config = str(_local_config(tmp_path))
+    config = str(config_file(tmp_path))
     script = "\n".join([
         "/baoloi", "Bát Xát", "Nguyễn Văn An", "Văn phòng", "0912345678",
         "2",  # the one-door system
@@ -138,6 +131,6 @@ def test_chat_and_tickets_commands_carry_a_whole_incident(tmp_path: Path) -> Non
 
 
 def test_tickets_refuses_someone_who_is_not_a_technician(tmp_path: Path) -> None:
-    proc = run("tickets", "--config", str(_local_config(tmp_path)), "--as", "terminal:local", "list")
+    proc = run("tickets", "--config", str(config_file(tmp_path)), "--as", "terminal:local", "list")
     assert proc.returncode == 1
     assert "terminal:local is not a technician" in proc.stderr

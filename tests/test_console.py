@@ -18,7 +18,7 @@ from bot.app import Services, build_services
 from bot.console import console_routes
 from bot.faqvariants import _insert_variant
 from bot.outbox import OutboxWorker
-from tests.harness import REPO, Clock, make_config
+from tests.harness import REPO, Clock, config_file, make_config
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -214,11 +214,7 @@ async def test_run_with_no_token_serves_the_console_until_stopped(tmp_path: Path
     from tests.test_telegram import free_port
 
     port = free_port()
-    config = tmp_path / "config.yaml"
-    text = (REPO / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
-    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'data' / 'bot.sqlite'}")
-    config.write_text(text.replace("port: 8080", f"port: {port}"), encoding="utf-8")
+    config = config_file(tmp_path, port=port)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "ZALO_"))}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", "--config", str(config), env={**env, "PYTHONPATH": str(REPO)},

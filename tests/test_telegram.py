@@ -41,7 +41,7 @@ def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 class TelegramBot:
-    def __init__(self, tg: FakeTelegram, tmp_path: Path, webhook: bool = False) -> None:
+    def __init__(self, tg: FakeTelegram, tmp_path: Path, webhook: bool = False) -> None:  # noqa: F811
         self.tg = tg
         self.port = free_port()
         config = make_config(tmp_path)
@@ -304,15 +304,9 @@ async def test_run_serves_telegram_until_sigterm_without_logging_the_token(
     import signal
     import sys
 
-    from tests.harness import REPO
+    from tests.harness import REPO, config_file
 
-    port = free_port()
-    config = tmp_path / "config.yaml"
-    text = (REPO / "config.yaml").read_text(encoding="utf-8")
-    text = text.replace("knowledge_dir: knowledge", f"knowledge_dir: {REPO / 'knowledge'}")
-    text = text.replace("database: data/bot.sqlite", f"database: {tmp_path / 'bot.sqlite'}")
-    text = text.replace("poll_timeout: 30", "poll_timeout: 1").replace("port: 8080", f"port: {port}")
-    config.write_text(text, encoding="utf-8")
+    config = config_file(tmp_path, port=free_port(), poll_timeout=1)
     env = {**os.environ, "TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.url,
            "PYTHONPATH": str(REPO)}
     proc = await asyncio.create_subprocess_exec(
