@@ -362,12 +362,34 @@ async def test_an_edited_message_is_recorded_on_the_ticket_as_an_edit(bot: Teleg
 
 
 async def test_messages_to_one_chat_are_paced(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
+    monkeypatch.setattr(tgmod, "PRIVATE_INTERVAL", 1.0)
+    monkeypatch.setattr(tgmod, "GROUP_INTERVAL", 3.0)
+    slept: list[float] = []
+    clock = [100.0]
 
-    monkeypatch.setattr(tgmod, "PRIVATE_INTERVAL", 0.2)
-    pacer = tgmod._Pacer()
-    started = time.monotonic()
+    async def sleep(seconds: float) -> None:  # time passes only when the pacer waits
+        slept.append(round(seconds, 3))
+        clock[0] += seconds
+
+    pacer = tgmod._Pacer(now=lambda: clock[0], sleep=sleep)
     for _ in range(3):
         await pacer.wait("42")
     await pacer.wait("43")  # another chat is not held up
-    assert 0.4 <= time.monotonic() - started < 0.6
+    await pacer.wait("-100500")
+    await pacer.wait("-100500")  # a group: 20 a minute
+    assert slept == [1.0, 1.0, 3.0]
+
+
+async def test_sends_overall_are_capped_per_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tgmod, "OVERALL_PER_SECOND", 3)
+    slept: list[float] = []
+    clock = [0.0]
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        clock[0] += seconds
+
+    pacer = tgmod._Pacer(now=lambda: clock[0], sleep=sleep)
+    for chat in ("1", "2", "3", "4"):
+        await pacer.wait(chat)
+    assert slept == [1.0]

@@ -20,7 +20,7 @@ import asyncio
 import html
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlite_utils import Database
@@ -103,24 +103,27 @@ def _seconds(value: object) -> float:
 class _Pacer:
     """Spaces messages: per chat (1/s private, 20/min group) and overall (30/s)."""
 
-    def __init__(self) -> None:
+    def __init__(self, now: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.now = now
+        self.sleep = sleep
         self.next_for_chat: dict[str, float] = {}
         self.recent: list[float] = []
         self.lock = asyncio.Lock()
 
     async def wait(self, chat_ref: str) -> None:
         interval = GROUP_INTERVAL if chat_ref.startswith("-") else PRIVATE_INTERVAL
-        now = time.monotonic()
+        now = self.now()
         ready = self.next_for_chat.get(chat_ref, now)
         self.next_for_chat[chat_ref] = max(ready, now) + interval
         if ready > now:
-            await asyncio.sleep(ready - now)
+            await self.sleep(ready - now)
         async with self.lock:
-            now = time.monotonic()
+            now = self.now()
             self.recent = [t for t in self.recent if now - t < 1.0]
             if len(self.recent) >= OVERALL_PER_SECOND:
-                await asyncio.sleep(1.0 - (now - self.recent[0]))
-            self.recent.append(time.monotonic())
+                await self.sleep(1.0 - (now - self.recent[0]))
+            self.recent.append(self.now())
 
 
 class TelegramChannel:
