@@ -166,7 +166,7 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
     word = {"list": "queue"}.get(command, command)
     desk = services.engine.desk
     with services.db.atomic():
-        replies = desk.on_command(word, " ".join(args), None, person, State())  # type: ignore[arg-type]
+        replies = desk.on_command(word, " ".join(args), person, State())
     if replies is None:
         raise click.ClickException(f"unknown command {command!r}")
     for reply in replies:

@@ -395,8 +395,9 @@ class Console:
             raise web.HTTPNotFound()
         word, text = words[action]
         with self.s.db.atomic():
-            replies = self.s.engine.desk.on_command(word, f"{ticket_id} {text}".strip(), None, person, State())  # type: ignore[arg-type]
-        self.s.engine.on_outbox and self.s.engine.on_outbox()
+            replies = self.s.engine.desk.on_command(word, f"{ticket_id} {text}".strip(), person, State())
+        if self.s.engine.on_outbox is not None:
+            self.s.engine.on_outbox()
         done = replies[0].text if replies else ""
         raise web.HTTPFound(f"/console/ticket/{ticket_id}?{urlencode({'done': done})}")
 

@@ -202,7 +202,7 @@ class Engine:
         command = STAFF_COMMANDS.get(word)
         if command is None:
             if person.is_technician:
-                replies = self.desk.on_command(word, rest.strip(), inc, person, state)
+                replies = self.desk.on_command(word, rest.strip(), person, state)
                 if replies is not None:
                     return replies
             elif self.desk.is_desk_command(word):
@@ -235,7 +235,7 @@ class Engine:
         kind, _, arg = action.partition(":")
         try:
             if kind in ("claim", "show", "resolve", "approve", "reject"):
-                return self.desk.on_action(kind, arg, inc, person, state)
+                return self.desk.on_action(kind, arg, person, state)
             if kind == "cancel":
                 return self._cancel(state)
             if kind == "menu":

@@ -65,8 +65,7 @@ class Desk:
 
     # -- entry points from the engine ---------------------------------------------
 
-    def on_command(self, word: str, rest: str, inc: Incoming, actor: Person,
-                   state: State) -> list[Reply] | None:
+    def on_command(self, word: str, rest: str, actor: Person, state: State) -> list[Reply] | None:
         """Replies for a technician/admin command, or None when the word is not one."""
         command = DESK_COMMANDS.get(word) or ADMIN_COMMANDS.get(word)
         if command is None:
@@ -80,7 +79,7 @@ class Desk:
         except (ValueError, IndexError):
             return [Reply(msg.COMMAND_USAGE[command])]
 
-    def on_action(self, kind: str, arg: str, inc: Incoming, actor: Person, state: State) -> list[Reply]:
+    def on_action(self, kind: str, arg: str, actor: Person, state: State) -> list[Reply]:
         if kind in ("approve", "reject"):
             if not actor.is_admin:
                 return [Reply(msg.NOT_AN_ADMIN)]
