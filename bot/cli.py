@@ -135,7 +135,13 @@ def run(config_path: Path) -> None:
     plus every messenger whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_*)."""
     env = dict(os.environ)
     configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
-    asyncio.run(run_until_signal(_services(config_path), env))
+    services = _services(config_path)
+    try:
+        asyncio.run(run_until_signal(services, env))
+    except OSError as exc:  # most often: the port is taken by another program
+        web = services.config.web
+        raise click.ClickException(f"cannot serve on {web.host}:{web.port}: {exc.strerror or exc} "
+                                   "(change web.port in config.yaml)") from exc
 
 
 @cli.command()
