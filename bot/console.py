@@ -440,7 +440,7 @@ class Console:
             ranked = self.s.faq.matcher.rank(group["query"], limit=1)
             best = ranked[0].entry_id if ranked else None
             options = "".join(f'<option value="{e(entry.id)}"{" selected" if entry.id == best else ""}>'
-                              f'{e(entry.id)}</option>' for entry in kb.entries)
+                              f'{e(entry.question[:70])} ({e(entry.id)})</option>' for entry in kb.entries)
             others = "; ".join(e(x) for x in group["others"][:3])
             items.append(
                 f'<li><b>{group["count"]}×</b> {e(group["query"])} <small>({e(msg.FEEDBACK_LABELS.get(group["why"], group["why"]))})'
