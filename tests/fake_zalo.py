@@ -162,6 +162,18 @@ class _Server:
     _runner: web.AppRunner | None
     _session: aiohttp.ClientSession | None
 
+    async def start(self) -> Self:
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def _start_app(self, app: web.Application) -> None:
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -300,12 +312,6 @@ class FakeZaloBot(_Recorder, _Server):
                 await self._worker
             self._worker = None
         await self._stop_app()
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def base_url(self) -> str:
@@ -750,12 +756,6 @@ class FakeZaloOA(_Recorder, _Server):
 
     async def stop(self) -> None:
         await self._stop_app()
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
 
     @property
     def message_url(self) -> str:
