@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 Role = Literal["staff", "technician", "admin"]
-TicketStatus = Literal["new", "assigned", "waiting_user", "resolved", "closed"]
 OPEN_STATUSES: tuple[str, ...] = ("new", "assigned", "waiting_user")
 URGENCIES: tuple[str, ...] = ("normal", "urgent")
 
