@@ -92,7 +92,21 @@ class Engine:
     # -- entry point ------------------------------------------------------------
 
     def handle(self, incoming: Incoming) -> Outcome:
-        """Process one update exactly once; the replies are also queued in the outbox."""
+        """Process one update exactly once; the replies are also queued in the outbox.
+
+        A bug while handling must not swallow what the person sent: the
+        transaction is rolled back, and a second one keeps their message and
+        tells them something went wrong.
+        """
+        try:
+            return self._handle(incoming, self._dispatch)
+        except Exception:
+            log.exception("handling %s:%s failed; the message is kept and the sender told",
+                          incoming.channel, incoming.user_ref)
+            return self._handle(incoming, lambda *_: [Reply(msg.INTERNAL_ERROR)])
+
+    def _handle(self, incoming: Incoming,
+                dispatch: Callable[[Incoming, Person, State], list[Reply]]) -> Outcome:
         with self.db.atomic():
             if incoming.update_id is not None:
                 key = [incoming.channel, incoming.update_id]
@@ -104,7 +118,7 @@ class Engine:
                                           incoming.display_name, private=not incoming.in_group)
             state = self._load_state(incoming)
             self._log(person, incoming.channel, "in", _describe(incoming))
-            replies = self._dispatch(incoming, person, state)
+            replies = dispatch(incoming, person, state)
             # Numbers typed next ("1", "2") pick from the latest choices offered, and only those.
             offered = [c for r in replies for c in r.choices]
             if offered:
@@ -435,8 +449,8 @@ class Engine:
 
     def _on_flow_action(self, kind: str, arg: str, inc: Incoming, person: Person, state: State) -> list[Reply]:
         if kind == "com" and state.name == "reg" and state.data.get("step") == "commune":
-            commune = next(c for c in self.communes if c.id == arg)
-            return self._reg_commune(commune, person, state)
+            commune = next((c for c in self.communes if c.id == arg), None)
+            return self._reg_commune(commune, person, state) if commune else [Reply(msg.STALE_BUTTON)]
         if state.name != "esc":
             return [Reply(msg.STALE_BUTTON)]
         data = state.data

@@ -46,6 +46,10 @@ NO_SUCH_CHOICE = "Chỉ có các lựa chọn từ 1 đến {n}. Anh/chị gõ l
 CANCELLED = "Đã hủy. Anh/chị có thể gõ câu hỏi khác."
 NOTHING_TO_CANCEL = "Không có thao tác nào đang làm. Anh/chị cứ gõ câu hỏi."
 UNSUPPORTED = "Tôi chưa đọc được loại tin này ({what}). Anh/chị gửi chữ hoặc ảnh chụp màn hình giúp tôi."
+INTERNAL_ERROR = (
+    "Xin lỗi, tôi gặp lỗi khi xử lý tin nhắn này. Tin nhắn đã được lưu lại; "
+    "anh/chị thử lại sau ít phút, hoặc /baoloi để gửi yêu cầu cho kỹ thuật viên."
+)
 EMPTY_MESSAGE = "Tin nhắn trống. Anh/chị gõ câu hỏi giúp tôi."
 SMALLTALK_HELLO = "Chào anh/chị! Anh/chị cần hỗ trợ việc gì? Cứ gõ câu hỏi, ví dụ \"không nhận token\"."
 SMALLTALK_THANKS = "Không có gì ạ. Cần gì anh/chị cứ nhắn tiếp nhé."

@@ -119,6 +119,12 @@ def test_a_stale_button_or_number_gets_a_notice(bot: Bot) -> None:
     assert bot.say("an", "9") == [msg.NO_SUCH_CHOICE.format(n=4)]
 
 
+def test_a_forged_commune_button_is_a_stale_button(bot: Bot) -> None:
+    bot.say("an", "/dangky")
+    assert bot.press("an", "com:khong-co-xa-nay") == [msg.STALE_BUTTON]
+    assert bot.say("an", "Bát Xát") == [msg.REG_ASK_NAME.format(commune="Xã Bát Xát")]
+
+
 def test_someone_elses_feedback_button_is_refused(bot: Bot) -> None:
     bot.say("an", "máy in không in được")
     assert bot.press("binh", "fb:ok:1") == [msg.STALE_BUTTON]
@@ -251,3 +257,12 @@ def test_technician_asking_a_question_still_gets_the_faq(bot: Bot) -> None:
     reply = bot.send(TECH, "máy tính không nhận usb token, báo không tìm thấy chứng thư số")[0]
     assert reply.choices[0].label == msg.CHOICE_SOLVED
     assert bot.person(TECH2).is_technician
+
+
+def test_a_bug_while_handling_keeps_the_message_and_says_so(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(bot.engine, "_ask_faq", broken)
+    assert bot.say("an", "máy in không in được") == [msg.INTERNAL_ERROR]
+    assert [m["text"] for m in bot.services.db["messages"].rows] == ["máy in không in được", msg.INTERNAL_ERROR]
