@@ -94,7 +94,12 @@ def cli() -> None:
 )
 def match(config_path: Path, faq_files: tuple[Path, ...]) -> None:
     """Read one question per line on stdin; write one JSON decision per line."""
-    matcher = _build_matcher(_load_config(config_path), faq_files)
+    config = _load_config(config_path)
+    # Matching needs questions, not valid answers: problems are reported, not fatal.
+    kb = load_knowledge(config.knowledge_dir, list(faq_files) or None, strict=False)
+    for problem in kb.warnings:
+        click.echo(str(problem), err=True)
+    matcher = Matcher(kb, config.matcher)
     out = sys.stdout
     for line in sys.stdin:
         query = line.rstrip("\r\n")

@@ -8,6 +8,7 @@ caller decides what an error means (refuse to start, refuse a reload, print a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -323,11 +324,14 @@ def load_synonyms(path: Path, problems: list[Problem]) -> Synonyms:
     return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop))
 
 
-def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None) -> KnowledgeBase:
+def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
+                   strict: bool = True) -> KnowledgeBase:
     """Load the knowledge base; raise KnowledgeError listing every error found.
 
     `faq_files`, when given, replaces `directory/faq/*.yaml` (the systems and
-    synonym tables still come from `directory`).
+    synonym tables still come from `directory`). With `strict=False` errors
+    become warnings and whatever can be matched is kept (for `match`, which
+    needs questions but not valid answers).
     """
     problems: list[Problem] = []
     systems = load_systems(directory / "systems.yaml", problems)
@@ -345,6 +349,9 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None) -> 
         if e.system and systems and e.system not in systems
     ]
     errors = [p for p in problems if p.level == "error"]
-    if errors:
+    if errors and strict:
         raise KnowledgeError(sorted(errors) + warnings)
+    if errors:
+        warnings = [dataclasses.replace(p, level="warning") for p in sorted(errors)] + warnings
+        entries = [e for e in entries if any(text.strip() for text in e.phrasings)]
     return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings))

@@ -37,12 +37,22 @@ def test_match_writes_one_json_line_per_question_in_order() -> None:
     assert all(len(line["candidates"]) <= 3 for line in lines)
 
 
-def test_match_with_a_broken_faq_fails_with_the_check_messages(tmp_path: Path) -> None:
+def test_match_with_a_flawed_faq_still_matches_and_reports_the_problems(tmp_path: Path) -> None:
+    flawed = tmp_path / "flawed.yaml"
+    flawed.write_text("version: 1\nentries:\n  - id: x\n    question: Máy in không in được\n", encoding="utf-8")
+    proc = run("match", "--faq", str(flawed), stdin="may in khong in duoc\n")
+    assert proc.returncode == 0, proc.stderr
+    assert f"{flawed}:3: [x] warning: 'answer' is missing or empty" in proc.stderr
+    assert json.loads(proc.stdout)["id"] == "x"
+
+
+def test_match_with_unreadable_yaml_answers_none_and_says_why(tmp_path: Path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text("version: 1\nentries:\n  - id: x\n    question: Câu hỏi\n", encoding="utf-8")
-    proc = run("match", "--faq", str(broken))
-    assert proc.returncode == 1
-    assert f"{broken}:3: [x] error: 'answer' is missing or empty" in proc.stderr
+    broken.write_text("version: 1\nentries: [\n", encoding="utf-8")
+    proc = run("match", "--faq", str(broken), stdin="may in\n")
+    assert proc.returncode == 0
+    assert "YAML syntax error" in proc.stderr
+    assert json.loads(proc.stdout)["decision"] == "none"
 
 
 def test_faq_check_passes_on_the_shipped_knowledge_base() -> None:
