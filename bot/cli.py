@@ -37,7 +37,13 @@ config_option = click.option(
 )
 
 
+# The checkout's own config, used when the default ./config.yaml is not where the command runs.
+BUNDLED_CONFIG = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
 def _load_config(path: Path) -> Config:
+    if path == Path("config.yaml") and not path.exists() and BUNDLED_CONFIG.exists():
+        path = BUNDLED_CONFIG
     try:
         return load_config(path)
     except ConfigError as exc:

@@ -55,6 +55,12 @@ def test_match_with_unreadable_yaml_answers_none_and_says_why(tmp_path: Path) ->
     assert json.loads(proc.stdout)["decision"] == "none"
 
 
+def test_match_from_another_folder_uses_the_checkout_config(tmp_path: Path) -> None:
+    proc = run("match", stdin="quên mật khẩu vneid\n", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["decision"] in {"answer", "clarify"}
+
+
 def test_faq_check_passes_on_the_shipped_knowledge_base() -> None:
     proc = run("faq", "check")
     assert proc.returncode == 0, proc.stdout + proc.stderr
