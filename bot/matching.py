@@ -47,6 +47,8 @@ DOC_COVERAGE_EXPONENT = 0.6
 UNKNOWN_PAIR_FACTOR = 1.0  # weight of a syllable pair the FAQ never uses, against its weaker syllable
 ELSEWHERE_FACTOR = 3.0  # weight of a query word another entry uses, relative to its idf
 ANSWER_CREDIT = 0.3
+SHORT_QUESTION_WORDS = 6  # a question this short with a word the FAQ never uses ...
+FOREIGN_MAX_COVERAGE = 0.5  # ... and its best phrasing covered less than this: offer, don't answer
 CANDIDATE_VISITS = 6000  # postings read to find candidates (rarest features first)
 CANDIDATE_LIMIT = 300  # phrasings scored fully  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
 
@@ -227,8 +229,8 @@ class Matcher:
 
     # -- scoring --------------------------------------------------------------
 
-    def _score_reading(self, terms: list[Term]) -> dict[int, float]:
-        """Best score per entry for one reading of the query."""
+    def _score_reading(self, terms: list[Term]) -> dict[int, tuple[float, float]]:
+        """Per entry: its score for one reading of the query, and its best phrasing coverage."""
         words: dict[str, tuple[str | None, float, float]] = {}  # folded -> marks, weight, credit
         corrected: list[Term] = []
         for t in terms:
@@ -247,7 +249,7 @@ class Matcher:
         if query_mass <= 0:
             return {}
         known_mass = sum(w for f, (_, w, _) in words.items() if f in self._profile_postings)
-        best: dict[int, float] = {}
+        best: dict[int, tuple[float, float]] = {}
         doc_cov: dict[int, float] = {}
         for doc_index in self._candidates(words, pairs):
             doc = self._docs[doc_index]
@@ -271,7 +273,7 @@ class Matcher:
             # entry, so it counts against this one more than an unknown word.
             missing = (known_mass - known_here) * (ELSEWHERE_FACTOR - 1)
             query_cov = min(overlap / (query_mass + missing), 1.0)
-            best[entry_index] = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
+            best[entry_index] = (cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT), cov)
         return best
 
     def _candidates(self, words: dict[str, tuple[str | None, float, float]], pairs: set[str]) -> list[int]:
@@ -304,24 +306,40 @@ class Matcher:
 
     def rank(self, query: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first (every reading of the query considered)."""
-        best: dict[int, float] = {}
+        return self._rank(query, limit)[0]
+
+    def _rank(self, query: str, limit: int) -> tuple[list[Candidate], bool]:
+        """The ranking, and whether the best entry looks like a different object than asked.
+
+        A short question with a word the FAQ has never seen ("quên mật khẩu
+        facebook"), whose best phrasing is mostly absent from it (the entry is
+        about VNeID), is probably about something the FAQ does not cover: it
+        may be offered, not answered.
+        """
+        best: dict[int, tuple[float, float, bool]] = {}
         for reading in self.analyzer.readings(query):
-            if not any(not t.stop for t in reading):
+            content = [t for t in reading if not t.stop]
+            if not content:
                 continue  # only greetings and filler: nothing to match
-            for entry_index, score in self._score_reading(reading).items():
-                if score > best.get(entry_index, 0.0):
-                    best[entry_index] = score
-        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [Candidate(self._entries[i].id, s) for i, s in ranked]
+            foreign = len(content) <= SHORT_QUESTION_WORDS and any(
+                self._correct(t.folded)[0] not in self._profile_postings and not t.folded.isdigit()
+                for t in content
+            )
+            for entry_index, (score, doc_cov) in self._score_reading(reading).items():
+                if score > best.get(entry_index, (0.0, 0.0, False))[0]:
+                    best[entry_index] = (score, doc_cov, foreign and doc_cov < FOREIGN_MAX_COVERAGE)
+        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        other_object = bool(ranked) and ranked[0][1][2]
+        return [Candidate(self._entries[i].id, s) for i, (s, _, _) in ranked], other_object
 
     def match(self, query: str) -> MatchResult:
         """Decide how the bot should respond to one question."""
         cfg = self.config
-        ranked = self.rank(query, limit=max(cfg.max_candidates, 2))
+        ranked, other_object = self._rank(query, limit=max(cfg.max_candidates, 2))
         top = ranked[0].score if ranked else 0.0
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
         offered = tuple(c for c in ranked[: cfg.max_candidates] if c.score >= cfg.clarify_threshold)
-        if top >= cfg.answer_threshold and top - runner_up >= cfg.answer_margin:
+        if top >= cfg.answer_threshold and top - runner_up >= cfg.answer_margin and not other_object:
             return MatchResult(query, "answer", ranked[0].entry_id, top, offered)
         if offered:
             return MatchResult(query, "clarify", None, top, offered)

@@ -105,3 +105,11 @@ def test_the_thresholds_come_from_config(small_kb: KnowledgeBase) -> None:
     assert strict.match("nhap sai pin token bi khoa").decision == "clarify"
     lenient = Matcher(small_kb, MatcherConfig(answer_threshold=0.2, answer_margin=0.0, clarify_threshold=0.1))
     assert lenient.match("token").decision == "answer"
+
+
+def test_a_short_question_about_something_the_faq_never_names_is_offered_not_answered(
+        small_kb: KnowledgeBase) -> None:
+    entries = tuple(e for e in small_kb.entries if e.id in ("vneid-quen-mat-khau", "may-in-khong-in"))
+    matcher = Matcher(dataclasses.replace(small_kb, entries=entries), MatcherConfig())
+    assert matcher.match("quên mật khẩu facebook").decision == "clarify"
+    assert matcher.match("quên mật khẩu vneid").entry_id == "vneid-quen-mat-khau"
