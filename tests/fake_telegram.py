@@ -46,6 +46,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.fake_server import FakeServer
+
 DEFAULT_TOKEN = "123456789:AAFakeTokenForTests-0123456789abcdefXYZ"
 
 MAX_TEXT_LENGTH = 4096
@@ -406,7 +408,7 @@ def ptb_offline_env() -> Iterator[None]:
                 os.environ[key] = value
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer):
     """An in-process fake Telegram Bot API server. See the module docstring."""
 
     def __init__(
@@ -499,36 +501,16 @@ class FakeTelegram:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://{self.host}:{port}"
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        await self._start_app(app)
         self._worker = asyncio.create_task(self._webhook_worker(), name="fake-tg-webhook")
         return self
 
     async def stop(self) -> None:
         self._closing = True
         self._notify()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await self._cancel(self._worker)
+        self._worker = None
+        await self._stop_app()
 
     def builder(self):  # -> telegram.ext.ApplicationBuilder
         """Return an ``ApplicationBuilder`` already pointed at this server (token and URLs)."""
@@ -900,19 +882,13 @@ class FakeTelegram:
         return not allowed or _update_kind(update) in allowed
 
     async def _post_json(self, url: str, update: dict, secret: str | None) -> int:
-        assert self._session is not None, "FakeTelegram is not started"
         headers = {"Content-Type": "application/json"}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
-        try:
-            async with self._session.post(
-                url, data=json.dumps(update, ensure_ascii=False).encode(), headers=headers
-            ) as resp:
-                await resp.read()
-                return resp.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            self._webhook_last_error = (int(time.time()), f"Connection failed: {exc!r}")
-            return 0
+        status = await self._post(url, json.dumps(update, ensure_ascii=False).encode(), headers)
+        if status == 0:
+            self._webhook_last_error = (int(time.time()), "Connection failed")
+        return status
 
     async def _webhook_worker(self) -> None:
         while True:

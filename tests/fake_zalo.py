@@ -64,9 +64,10 @@ from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Self
 
-import aiohttp
 import pytest
 from aiohttp import web
+
+from tests.fake_server import FakeServer
 
 # --------------------------------------------------------------------------------------------
 # Shared helpers
@@ -154,54 +155,6 @@ class _Recorder:
         return "\n".join(lines)
 
 
-class _Server:
-    """Start/stop an aiohttp app on 127.0.0.1:0 plus a client session for outgoing posts."""
-
-    host: str
-    url: str
-    _runner: web.AppRunner | None
-    _session: aiohttp.ClientSession | None
-
-    async def start(self) -> Self:
-        raise NotImplementedError
-
-    async def stop(self) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
-    async def _start_app(self, app: web.Application) -> None:
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        port = self._runner.addresses[0][1]
-        self.url = f"http://{self.host}:{port}"
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-
-    async def _stop_app(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
-        """POST raw bytes; return the HTTP status, or 0 when the connection failed."""
-        assert self._session is not None, f"{type(self).__name__} is not started"
-        try:
-            async with self._session.post(url, data=body, headers=headers) as resp:
-                await resp.read()
-                return resp.status
-        except (aiohttp.ClientError, TimeoutError):
-            return 0
-
-
 # --------------------------------------------------------------------------------------------
 # Zalo Bot Platform
 # --------------------------------------------------------------------------------------------
@@ -224,7 +177,7 @@ def _bad(description: str) -> BotApiError:
     return BotApiError(400, f"Bad Request: {description}")
 
 
-class FakeZaloBot(_Recorder, _Server):
+class FakeZaloBot(_Recorder, FakeServer):
     """An in-process fake of the Zalo Bot Platform API. See the module docstring."""
 
     def __init__(
@@ -306,11 +259,8 @@ class FakeZaloBot(_Recorder, _Server):
     async def stop(self) -> None:
         self._closing = True
         self._notify()
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        await self._cancel(self._worker)
+        self._worker = None
         await self._stop_app()
 
     @property
@@ -694,7 +644,7 @@ class _OAError(Exception):
         self.message = message
 
 
-class FakeZaloOA(_Recorder, _Server):
+class FakeZaloOA(_Recorder, FakeServer):
     """An in-process fake of the Zalo OA API v3 (message/cs) and OAuth v4 token refresh."""
 
     def __init__(
