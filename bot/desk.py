@@ -37,6 +37,14 @@ DESK_COMMANDS = {
     "xong": "resolve", "resolve": "resolve",
     "mo": "reopen", "reopen": "reopen",
 }
+# Ticket commands taking a number and a text: store method, confirmation, text required.
+TICKET_TEXT_COMMANDS = {
+    "reply": ("reply", msg.REPLY_RELAYED, True),
+    "note": ("note", msg.NOTE_SAVED, True),
+    "resolve": ("resolve", msg.YOU_RESOLVED, True),
+    "wait": ("wait_for_user", msg.NOW_WAITING, False),
+    "reopen": ("reopen", msg.YOU_REOPENED, False),
+}
 ADMIN_COMMANDS = {
     "taifaq": "reload", "reload": "reload",
     "chuatraloi": "unanswered", "unanswered": "unanswered",
@@ -73,6 +81,8 @@ class Desk:
         if word in ADMIN_COMMANDS and not actor.is_admin:
             return [Reply(msg.NOT_AN_ADMIN)]
         try:
+            if command in TICKET_TEXT_COMMANDS:
+                return [self._ticket_text_command(command, rest, actor)]
             return getattr(self, f"_cmd_{command}")(rest, actor, state)
         except TicketError as exc:
             return [Reply(str(exc))]
@@ -150,6 +160,15 @@ class Desk:
         person = self.people.get(user_id)
         return person.full_name or f"#{person.id}"
 
+    def _ticket_text_command(self, command: str, rest: str, actor: Person) -> Reply:
+        """`/traloi N text`, `/ghichu N text`, `/xong N note`, `/cho N [text]`, `/mo N [text]`."""
+        method, done, text_required = TICKET_TEXT_COMMANDS[command]
+        number, _, text = rest.strip().partition(" ")
+        if text_required and not text.strip():
+            raise ValueError(command)
+        ticket = getattr(self.tickets, method)(_ticket_id(number), actor, text.strip())
+        return Reply(done.format(code=ticket.code))
+
     def _cmd_show(self, rest: str, actor: Person, state: State) -> list[Reply]:
         return [self.show(_ticket_id(rest), actor)]
 
@@ -170,31 +189,6 @@ class Desk:
         number, queue = rest.split(maxsplit=1)
         ticket = self.tickets.transfer(_ticket_id(number), actor, queue.strip())
         return [Reply(msg.TRANSFERRED.format(code=ticket.code, queue=queue.strip()))]
-
-    def _cmd_reply(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        number, text = rest.split(maxsplit=1)
-        ticket = self.tickets.reply(_ticket_id(number), actor, text)
-        return [Reply(msg.REPLY_RELAYED.format(code=ticket.code))]
-
-    def _cmd_note(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        number, text = rest.split(maxsplit=1)
-        ticket = self.tickets.note(_ticket_id(number), actor, text)
-        return [Reply(msg.NOTE_SAVED.format(code=ticket.code))]
-
-    def _cmd_wait(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        number, _, text = rest.partition(" ")
-        ticket = self.tickets.wait_for_user(_ticket_id(number), actor, text.strip())
-        return [Reply(msg.NOW_WAITING.format(code=ticket.code))]
-
-    def _cmd_resolve(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        number, text = rest.split(maxsplit=1)
-        ticket = self.tickets.resolve(_ticket_id(number), actor, text.strip())
-        return [Reply(msg.YOU_RESOLVED.format(code=ticket.code))]
-
-    def _cmd_reopen(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        number, _, text = rest.partition(" ")
-        ticket = self.tickets.reopen(_ticket_id(number), actor, text.strip())
-        return [Reply(msg.YOU_REOPENED.format(code=ticket.code))]
 
     # -- admin commands -----------------------------------------------------------------
 
