@@ -40,7 +40,7 @@ for path in (str(REPO), str(HERE)):
 
 from bench_matcher import BM25Reference
 
-from bot.knowledge import Problem, parse_faq_file
+from bot.knowledge.base import Problem, parse_faq_file
 
 METRICS = ("answer@1", "found@3", "wrong_rate", "oos_answered")
 

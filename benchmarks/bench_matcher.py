@@ -59,9 +59,9 @@ from synthetic_faq import (
 )
 
 from bot.config import MatcherConfig, load_config
-from bot.knowledge import Entry, KnowledgeBase
-from bot.matching import Matcher
-from bot.text import fold
+from bot.knowledge.base import Entry, KnowledgeBase
+from bot.language.matching import Matcher
+from bot.language.text import fold
 
 MB = 1024 * 1024
 

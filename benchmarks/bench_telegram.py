@@ -68,11 +68,11 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 from bot.app import Services, build_services, system_clock
 from bot.channels import telegram as tgmod
 from bot.config import PeopleConfig, TelegramConfig, WebConfig
-from bot.knowledge import load_knowledge
+from bot.knowledge.base import load_knowledge
+from bot.language.text import fold
 from bot.runner import Running
 from bot.runner import start as start_bot
 from bot.runner import stop as stop_bot
-from bot.text import fold
 from tests.fake_telegram import FakeTelegram, ptb_offline_env
 from tests.harness import make_config
 
@@ -427,7 +427,7 @@ def report(echo: Result, ours: Result, args: argparse.Namespace, mix: Counter[st
     if ours.pauses and 0.9 <= statistics.median(ours.pauses) <= 1.2:
         lines.append(
             "  - pauses of about 1 s after every 50 replies come from the outbox worker "
-            "(bot/outbox.py): run_once() delivers at most 50 rows (due(limit=50)), then run() "
+            "(bot/store/outbox.py): run_once() delivers at most 50 rows (due(limit=50)), then run() "
             "clears `wakeup` (dropping wake-ups that came in the meantime) and idles for "
             "idle_seconds=1.0 although more rows are due")
     lines += [

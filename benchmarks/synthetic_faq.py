@@ -44,7 +44,7 @@ if str(REPO) not in sys.path:
 
 import yaml
 
-from bot.knowledge import (
+from bot.knowledge.base import (
     Entry,
     KnowledgeBase,
     KnowledgeError,
@@ -54,7 +54,7 @@ from bot.knowledge import (
     load_synonyms,
     parse_faq_file,
 )
-from bot.text import fold
+from bot.language.text import fold
 
 DEFAULT_EVAL_DIR = REPO.parent / "shared" / "eval"
 DEFAULT_KNOWLEDGE = REPO / "knowledge"

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
-from bot.communes import Commune, load_communes
 from bot.config import Config
-from bot.conversation import Engine
-from bot.faq import Faq
-from bot.people import People
-from bot.storage import open_database
-from bot.tickets import TicketStore
-from bot.workhours import WorkingHours
+from bot.desk.conversation import Engine
+from bot.desk.people import People
+from bot.desk.tickets import TicketStore
+from bot.desk.workhours import WorkingHours
+from bot.knowledge.communes import Commune, load_communes
+from bot.knowledge.live import Faq
+from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import click
 
-from bot.config import Config, ConfigError, load_config
-from bot.faqcheck import check
-from bot.knowledge import KnowledgeBase, KnowledgeError, load_knowledge
 from bot import messages
-from bot.accounts import Accounts
 from bot.app import Services, build_services, run_timers
 from bot.channels import terminal
 from bot.channels.terminal import TerminalSender
-from bot.conversation import State
-from bot.matching import Matcher, MatchResult
-from bot.outbox import OutboxWorker
+from bot.config import Config, ConfigError, load_config
+from bot.desk.accounts import Accounts
+from bot.desk.conversation import State
+from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
+from bot.knowledge.check import check
+from bot.language.matching import Matcher, MatchResult
 from bot.runner import configure_logging, run_until_signal
+from bot.store.outbox import OutboxWorker
 
 SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET",
               "ZALO_OA_SECRET_KEY", "ZALO_APP_SECRET", "ZALO_OA_REFRESH_TOKEN", "ZALO_OA_ACCESS_TOKEN")

@@ -12,19 +12,22 @@ import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from aiohttp import web
 
-from datetime import timedelta
-
 from bot.app import Services, run_timers
-from bot.channels.telegram import CHANNEL as TELEGRAM, TelegramChannel
-from bot.channels.zalo_bot import CHANNEL as ZALO_BOT, ZaloBotChannel
-from bot.channels.zalo_oa import CHANNEL as ZALO_OA, SIGNATURE_HEADER, ZaloOAChannel
-from bot.console import CHANNEL as WEB, console_routes
+from bot.channels.telegram import CHANNEL as TELEGRAM
+from bot.channels.telegram import TelegramChannel
+from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
+from bot.channels.zalo_bot import ZaloBotChannel
+from bot.channels.zalo_oa import CHANNEL as ZALO_OA
+from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.models import Delivery
-from bot.outbox import OutboxWorker, Sender
-from bot.web import (
+from bot.store.outbox import OutboxWorker, Sender
+from bot.web.console import CHANNEL as WEB
+from bot.web.console import console_routes
+from bot.web.server import (
     TELEGRAM_WEBHOOK_PATH,
     ZALO_BOT_WEBHOOK_PATH,
     ZALO_OA_WEBHOOK_PATH,

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import MatcherConfig
-from bot.knowledge import KnowledgeBase, load_knowledge
-from bot.matching import Matcher
+from bot.knowledge.base import KnowledgeBase, load_knowledge
+from bot.language.matching import Matcher
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"

@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.app import Services, build_services
 from bot.config import Config, PeopleConfig, load_config
 from bot.models import Delivery, Incoming, Reply
-from bot.outbox import DeliveryError, OutboxWorker
+from bot.store.outbox import DeliveryError, OutboxWorker
 
 REPO = Path(__file__).resolve().parent.parent
 # Monday 24 Nov 2026, 08:00 in Hà Nội (UTC+7): inside working hours.

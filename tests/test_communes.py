@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.communes import Commune, find_communes, load_communes
-from bot.knowledge import KnowledgeError
+from bot.knowledge.base import KnowledgeError
+from bot.knowledge.communes import Commune, find_communes, load_communes
 
 REPO = Path(__file__).resolve().parent.parent
 COMMUNES = load_communes(REPO / "knowledge" / "communes.yaml")

@@ -13,11 +13,11 @@ from aiohttp import FormData, web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot import messages as msg
-from bot.accounts import Accounts, check_password, hash_password
 from bot.app import Services, build_services
-from bot.console import console_routes
-from bot.faqvariants import _insert_variant
-from bot.outbox import OutboxWorker
+from bot.desk.accounts import Accounts, check_password, hash_password
+from bot.knowledge.editing import _insert_variant
+from bot.store.outbox import OutboxWorker
+from bot.web.console import console_routes
 from tests.harness import REPO, Clock, config_file, make_config
 
 PNG = bytes.fromhex(

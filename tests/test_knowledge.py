@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge import MAX_ANSWER_CHARS, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.base import MAX_ANSWER_CHARS, KnowledgeError, Problem, load_knowledge
 
 SYSTEMS = """\
 version: 1

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from bot.config import MatcherConfig
-from bot.knowledge import Entry, KnowledgeBase
-from bot.matching import Candidate, Matcher, MatchResult
+from bot.knowledge.base import Entry, KnowledgeBase
+from bot.language.matching import Candidate, Matcher, MatchResult
 
 
 @pytest.mark.parametrize(

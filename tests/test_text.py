@@ -4,7 +4,7 @@ import unicodedata
 
 import pytest
 
-from bot.text import Token, fold, has_diacritics, nfc, tokenize
+from bot.language.text import Token, fold, has_diacritics, nfc, tokenize
 
 
 def test_decomposed_input_equals_precomposed() -> None:

@@ -175,7 +175,7 @@ def test_a_crash_before_delivery_delivers_exactly_once_after_restart(tmp_path: P
 
 
 def test_a_failed_send_is_retried_with_backoff_and_keeps_order(bot: Bot) -> None:
-    from bot.outbox import DeliveryError
+    from bot.store.outbox import DeliveryError
 
     bot.deliver()
     bot.sender.failures = [DeliveryError("network down")]
@@ -189,7 +189,7 @@ def test_a_failed_send_is_retried_with_backoff_and_keeps_order(bot: Bot) -> None
 
 
 def test_a_permanent_failure_is_not_retried(bot: Bot) -> None:
-    from bot.outbox import DeliveryError
+    from bot.store.outbox import DeliveryError
 
     bot.deliver()
     bot.sender.failures = [DeliveryError("blocked by user", permanent=True)]

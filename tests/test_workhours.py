@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import ConfigError
-from bot.workhours import WorkingHours
+from bot.desk.workhours import WorkingHours
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # Week of 31 Aug 2026: Mon 31, Tue 1 and Wed 2 Sep are National Day holidays,

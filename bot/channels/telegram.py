@@ -38,12 +38,19 @@ from telegram import (
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from bot import messages as msg
 from bot.channels.common import split_text
 from bot.models import Delivery, Incoming, Outcome, Reply
-from bot.outbox import DeliveryError, iso
+from bot.store.outbox import DeliveryError, iso
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from bot.models import Choice, Delivery, Incoming, Reply
-from bot.outbox import OutboxWorker
+from bot.store.outbox import OutboxWorker
 
 CHANNEL = "terminal"
 

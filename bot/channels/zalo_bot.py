@@ -20,7 +20,7 @@ import aiohttp
 
 from bot.channels.common import split_text
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
-from bot.outbox import DeliveryError
+from bot.store.outbox import DeliveryError
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from bot import messages as msg
 from bot.channels.common import split_text
 from bot.channels.zalo_bot import render_numbered
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
-from bot.outbox import DeliveryError, iso, release_held
+from bot.store.outbox import DeliveryError, iso, release_held
 
 log = logging.getLogger(__name__)
 

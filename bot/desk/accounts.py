@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from bot.outbox import iso
-from bot.people import People
+from bot.desk.people import People
+from bot.store.outbox import iso
 
 SESSION_DAYS = 7
 LINK_CODE_MINUTES = 10

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.config import MatcherConfig
-from bot.faqcheck import build_checked
-from bot.knowledge import KnowledgeBase, KnowledgeError, Problem
+from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem
+from bot.knowledge.check import build_checked
 
 
 class Faq:

@@ -12,8 +12,8 @@ import json
 import re
 from pathlib import Path
 
-from bot.faq import Faq
-from bot.knowledge import Entry, Problem
+from bot.knowledge.base import Entry, Problem
+from bot.knowledge.live import Faq
 
 _KEY = re.compile(r"^(\s*)(-\s+)?(\w+):")
 

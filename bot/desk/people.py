@@ -10,7 +10,7 @@ from sqlite_utils import Database
 
 from bot.config import PeopleConfig
 from bot.models import Role
-from bot.outbox import iso
+from bot.store.outbox import iso
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.knowledge import Synonyms
-from bot.text import Token, tokenize
+from bot.knowledge.base import Synonyms
+from bot.language.text import Token, tokenize
 
 MAX_READINGS = 8
 

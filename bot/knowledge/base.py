@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.text import fold, nfc
+from bot.language.text import fold, nfc
 
 MAX_ANSWER_CHARS = 2000  # Zalo's message limit, the strictest of our channels
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")

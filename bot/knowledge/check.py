@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import MatcherConfig
-from bot.knowledge import KnowledgeBase, KnowledgeError, Problem, load_knowledge
-from bot.matching import Matcher
+from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.language.matching import Matcher
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05

@@ -30,15 +30,15 @@ from aiohttp import web
 from rapidfuzz import fuzz
 
 from bot import messages as msg
-from bot.accounts import Accounts, Session
 from bot.app import Services
-from bot.conversation import State
-from bot.desk import unanswered_questions
-from bot.faqvariants import add_variant
+from bot.desk.accounts import Accounts, Session
+from bot.desk.actions import unanswered_questions
+from bot.desk.conversation import State
+from bot.desk.people import Person
+from bot.knowledge.editing import add_variant
+from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
-from bot.outbox import iso
-from bot.people import Person
-from bot.text import fold
+from bot.store.outbox import iso
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 How a score is made (docs/matcher.md has the longer story):
 
 1. Every FAQ phrasing (question and variants) and the query go through the
-   same analysis (bot.analysis): tokens folded to ASCII with the marks kept
+   same analysis (bot.language.analysis): tokens folded to ASCII with the marks kept
    aside, abbreviations and synonyms rewritten, stopwords flagged.
 2. Words are weighted by how rare they are in the FAQ (BM25's idf), syllable
    pairs ("mật khẩu", "khai sinh") count as words of their own, and a query
@@ -30,9 +30,9 @@ from typing import Literal
 
 from rapidfuzz import fuzz, process
 
-from bot.analysis import Analyzer, Term
 from bot.config import MatcherConfig
-from bot.knowledge import Entry, KnowledgeBase
+from bot.knowledge.base import Entry, KnowledgeBase
+from bot.language.analysis import Analyzer, Term
 
 Decision = Literal["answer", "clarify", "none"]
 

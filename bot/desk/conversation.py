@@ -24,18 +24,18 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot import messages as msg
-from bot.accounts import Accounts
-from bot.communes import Commune, find_communes
 from bot.config import Config
-from bot.desk import Desk
-from bot.faq import Faq
-from bot.matching import MatchResult
+from bot.desk.accounts import Accounts
+from bot.desk.actions import Desk
+from bot.desk.people import People, Person
+from bot.desk.tickets import TicketError, TicketStore
+from bot.desk.workhours import WorkingHours
+from bot.knowledge.communes import Commune, find_communes
+from bot.knowledge.live import Faq
+from bot.language.matching import MatchResult
+from bot.language.text import fold
 from bot.models import Choice, Incoming, Outcome, Reply
-from bot.outbox import enqueue, iso
-from bot.people import People, Person
-from bot.text import fold
-from bot.tickets import TicketError, TicketStore
-from bot.workhours import WorkingHours
+from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
 

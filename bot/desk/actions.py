@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 from sqlite_utils import Database
 
 from bot import messages as msg
-from bot.faq import Faq
+from bot.desk.people import People, Person
+from bot.desk.tickets import TicketError, TicketStore
+from bot.knowledge.live import Faq
+from bot.language.text import fold
 from bot.models import Choice, Incoming, Reply
-from bot.outbox import enqueue
-from bot.people import People, Person
-from bot.text import fold
-from bot.tickets import TicketError, TicketStore
+from bot.store.outbox import enqueue
 
 if TYPE_CHECKING:
-    from bot.conversation import State
+    from bot.desk.conversation import State
 
 DESK_COMMANDS = {
     "ds": "queue", "queue": "queue",

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from bot.knowledge import _ID, _LINE, KnowledgeError, Problem, _read_yaml, _text, _top_level
-from bot.text import fold
+from bot.knowledge.base import _ID, _LINE, KnowledgeError, Problem, _read_yaml, _text, _top_level
+from bot.language.text import fold
 
 KINDS = ("xa", "phuong", "thi-tran", "dac-khu")
 _FIELDS = {"id", "name", "kind", _LINE}

@@ -21,11 +21,11 @@ from sqlite_utils import Database
 
 from bot import messages as msg
 from bot.config import Config, SlaTarget
-from bot.knowledge import System
+from bot.desk.people import People, Person
+from bot.desk.workhours import WorkingHours
+from bot.knowledge.base import System
 from bot.models import OPEN_STATUSES, URGENCIES, Choice, Reply
-from bot.outbox import enqueue, iso
-from bot.people import People, Person
-from bot.workhours import WorkingHours
+from bot.store.outbox import enqueue, iso
 
 
 class TicketError(Exception):

@@ -1,0 +1,1 @@
+"""Vietnamese text: normalisation, analysis and the FAQ matcher. Knows nothing of people, tickets or messengers."""
