@@ -17,7 +17,7 @@ from bot.channels import terminal
 from bot.channels.terminal import TerminalSender
 from bot.config import Config, ConfigError, load_config
 from bot.desk.accounts import Accounts
-from bot.desk.conversation import State
+from bot.desk.state import State
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.knowledge.check import check
 from bot.language.matching import Matcher, MatchResult

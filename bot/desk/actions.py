@@ -10,20 +10,18 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlite_utils import Database
 
 from bot import messages as msg
 from bot.desk.people import People, Person
+from bot.desk.state import State
 from bot.desk.tickets import TicketError, TicketStore
 from bot.knowledge.live import Faq
 from bot.language.text import fold
 from bot.models import Choice, Incoming, Reply
 from bot.store.outbox import enqueue
-
-if TYPE_CHECKING:
-    from bot.desk.conversation import State
 
 DESK_COMMANDS = {
     "ds": "queue", "queue": "queue",

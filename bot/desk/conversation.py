@@ -17,9 +17,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -28,6 +26,7 @@ from bot.config import Config
 from bot.desk.accounts import Accounts
 from bot.desk.actions import Desk
 from bot.desk.people import People, Person
+from bot.desk.state import State
 from bot.desk.tickets import TicketError, TicketStore
 from bot.desk.workhours import WorkingHours
 from bot.knowledge.communes import Commune, find_communes
@@ -61,15 +60,6 @@ SMALLTALK = {
     "ak", "ah", "u", "uh", "um", "roi", "duoc",
 }
 THANKS = {"cam on", "camon", "thanks", "thank", "tks"}
-
-
-@dataclass
-class State:
-    """Where a person is in the conversation, and what the current step remembers."""
-
-    name: str = "idle"
-    data: dict[str, Any] = field(default_factory=dict)
-    keep_choices: bool = False  # this turn's replies leave the offered choices standing
 
 
 class Engine:

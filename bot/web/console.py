@@ -33,8 +33,8 @@ from bot import messages as msg
 from bot.app import Services
 from bot.desk.accounts import Accounts, Session
 from bot.desk.actions import unanswered_questions
-from bot.desk.conversation import State
 from bot.desk.people import Person
+from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
