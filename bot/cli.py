@@ -66,7 +66,7 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
     if result.decision == "answer" and result.entry_id:
         entry = kb.entry(result.entry_id)
         assert entry is not None
-        lines += [entry.answer.rstrip(), "", messages.ANSWER_FOOTER,
+        lines += [kb.render(entry.answer).rstrip(), "", messages.ANSWER_FOOTER,
                   f"[{messages.CHOICE_SOLVED}] [{messages.CHOICE_NOT_RIGHT}] "
                   f"[{messages.CHOICE_TECHNICIAN}]"]
     elif result.decision == "clarify":

@@ -7,7 +7,10 @@ make the bot hesitate between them for ever, so that is an error too.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from bot.config import MatcherConfig
@@ -16,6 +19,19 @@ from bot.language.matching import Matcher
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05
+REVIEW_MAX_DAYS = 365  # an answer not checked for longer is listed on /admin
+
+# What an answer must not state without a `source`: a legal document's number,
+# a phone number, a date a rule starts or ends, a count of tries before a lock.
+_CITATIONS = (
+    ("a legal document", re.compile(
+        r"\b\d+/\d{4}/[A-ZĐ]{2,}|\b\d+/[A-ZĐ]{2,}-[A-ZĐ]{2,}"
+        r"|\b(?:Nghị định|Thông tư|Quyết định|Công văn|Nghị quyết|Chỉ thị|Công điện|Luật)\s+(?:số\s+)?\d",
+        re.IGNORECASE)),
+    ("a phone number", re.compile(r"(?<![\d/])(?:1[89]00|0\d{2,3})[ .]?\d{3,4}(?:[ .]?\d{2,4})?(?![\d/])")),
+    ("a date", re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b")),
+    ("a count of attempts", re.compile(r"\b\d+\s+lần\b", re.IGNORECASE)),
+)
 
 
 def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
@@ -41,6 +57,50 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
     return problems
 
 
+def unsourced_citations(kb: KnowledgeBase) -> list[Problem]:
+    """Warnings for answers that cite a decree, phone number, date or limit without a `source`.
+
+    Officials act on these: a wrong decree number or hotline in an answer does
+    more harm than a vague answer, so every such fact needs a checkable origin.
+    Contact placeholders are not counted (their values live in contacts.yaml).
+    """
+    problems: list[Problem] = []
+    for entry in kb.entries:
+        if entry.source:
+            continue
+        found = [what for what, pattern in _CITATIONS if pattern.search(entry.answer)]
+        if found:
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"the answer cites {', '.join(found)} but the entry has no 'source'",
+                entry.id, "warning",
+            ))
+    return problems
+
+
+@dataclass(frozen=True)
+class ReviewDue:
+    """An entry whose answer nobody has checked, or not for over a year."""
+
+    entry_id: str
+    question: str
+    file: str
+    reviewed: str  # "" when never reviewed
+    days: int | None  # days since the review; None when never reviewed
+
+
+def reviews_due(kb: KnowledgeBase, today: date, max_days: int = REVIEW_MAX_DAYS) -> list[ReviewDue]:
+    """Entries never reviewed, then those reviewed longest ago, for the admin to check."""
+    due: list[ReviewDue] = []
+    for entry in kb.entries:
+        when = entry.reviewed_on
+        if when is None:
+            due.append(ReviewDue(entry.id, entry.question, entry.file, "", None))
+        elif (today - when).days > max_days:
+            due.append(ReviewDue(entry.id, entry.question, entry.file, entry.reviewed, (today - when).days))
+    return sorted(due, key=lambda d: (d.days is not None, -(d.days or 0), d.entry_id))
+
+
 def build_checked(directory: Path, faq_files: Sequence[Path] | None,
                   config: MatcherConfig) -> tuple[Matcher | None, list[Problem]]:
     """A matcher over the knowledge base and every problem found; no matcher if any is an error."""
@@ -49,7 +109,7 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None,
     except KnowledgeError as exc:
         return None, list(exc.problems)
     matcher = Matcher(kb, config)
-    problems = sorted(confusable_entries(kb, matcher)) + list(kb.warnings)
+    problems = sorted(confusable_entries(kb, matcher)) + list(kb.warnings) + unsourced_citations(kb)
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 
