@@ -502,9 +502,8 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
     from bot.knowledge.contacts import load_contacts, placeholder_problems
 
     contacts = load_contacts(province_file(directory, "contacts.yaml"), problems)
-    problems += placeholder_problems(((e.answer, e.file, e.line, e.id) for e in entries), contacts)
-    problems += [Problem(c.file, c.line, f"unknown system '{s}' in 'systems'", c.id, "warning")
-                 for c in contacts.values() for s in c.systems if systems and s not in systems]
+    problems += [p for p in placeholder_problems(((e.answer, e.file, e.line, e.id) for e in entries), contacts)
+                 if p.level == "error"]  # unfilled values are faq check's warnings (contact_warnings)
     problems += _rendered_too_long(entries, contacts)
     warnings = [
         Problem(e.file, e.line, f"unknown system '{e.system}' (not in systems.yaml)", e.id, "warning")

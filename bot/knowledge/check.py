@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot.config import MatcherConfig
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.contacts import placeholder_problems
 from bot.language.matching import Matcher
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
@@ -78,6 +79,15 @@ def unsourced_citations(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
+def contact_warnings(kb: KnowledgeBase) -> list[Problem]:
+    """Contact values answers need but nobody has filled in, and contacts naming unknown systems."""
+    problems = [p for p in placeholder_problems(((e.answer, e.file, e.line, e.id) for e in kb.entries),
+                                                kb.contacts) if p.level == "warning"]
+    problems += [Problem(c.file, c.line, f"unknown system '{s}' in 'systems'", c.id, "warning")
+                 for c in kb.contacts.values() for s in c.systems if kb.systems and s not in kb.systems]
+    return problems
+
+
 @dataclass(frozen=True)
 class ReviewDue:
     """An entry whose answer nobody has checked, or not for over a year."""
@@ -109,7 +119,8 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None,
     except KnowledgeError as exc:
         return None, list(exc.problems)
     matcher = Matcher(kb, config)
-    problems = sorted(confusable_entries(kb, matcher)) + list(kb.warnings) + unsourced_citations(kb)
+    problems = (sorted(confusable_entries(kb, matcher)) + list(kb.warnings)
+                + unsourced_citations(kb) + contact_warnings(kb))
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 

@@ -35,6 +35,7 @@ from bot.desk.accounts import Accounts, Session
 from bot.desk.actions import unanswered_questions
 from bot.desk.people import Person
 from bot.desk.state import State
+from bot.knowledge.check import reviews_due
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
@@ -424,6 +425,7 @@ class Console:
             f'<h2>Câu hỏi FAQ chưa trả lời được</h2><ul id="unanswered">{self._unanswered(csrf)}</ul>'
             f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
             f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
+            f'<h2>Cần rà soát</h2><div id="reviews">{self._reviews()}</div>'
             f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
         )
         return self._page(request, "Quản trị", body, session)
@@ -449,6 +451,17 @@ class Console:
                 f'<input type="hidden" name="text" value="{e(group["query"])}">'
                 f'<select name="entry_id">{options}</select><button>Thêm làm cách hỏi khác</button></form></li>')
         return "".join(items) or f"<li>{e(msg.NOTHING_UNANSWERED)}</li>"
+
+    def _reviews(self, shown: int = 30) -> str:
+        """Entries nobody has checked, or not for a year: the oldest first, the first `shown` of them."""
+        due = reviews_due(self.s.faq.kb, self.s.clock().date())
+        never = sum(d.days is None for d in due)
+        rows = "".join(
+            f'<li><code>{e(d.entry_id)}</code> {e(d.question[:80])} <small>({e(Path(d.file).name)}; '
+            f'{e(d.reviewed) if d.reviewed else "chưa rà soát"})</small></li>' for d in due[:shown])
+        more = f"<p>… và {len(due) - shown} mục nữa (xem bằng <code>python -m bot faq check</code>).</p>" if len(due) > shown else ""
+        return (f"<p>{never} mục chưa từng rà soát, {len(due) - never} mục rà soát quá 1 năm "
+                f"(trường <code>reviewed</code>, xem docs/knowledge.md).</p><ol>{rows}</ol>{more}")
 
     def _charts(self) -> str:
         db = self.s.db
