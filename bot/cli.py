@@ -247,6 +247,8 @@ def knowledge_summary(kb: KnowledgeBase, directory: Path) -> str:
         name = layer.name if layer != directory else "."
         layers[name] = layers.get(name, 0) + 1
     per_layer = ", ".join(f"{n} {name}" for name, n in layers.items())
+    if kb.overridden:
+        per_layer += f"; {len(kb.overridden)} overriding a national entry"
     due = reviews_due(kb, datetime.now(UTC).date())
     never = sum(d.days is None for d in due)
     return (f"{len(kb.entries)} entries ({per_layer}) over {len({e.system for e in kb.entries if e.system})} "

@@ -116,6 +116,7 @@ class KnowledgeBase:
     synonyms: Synonyms
     warnings: tuple[Problem, ...] = ()
     contacts: dict[str, Contact] = field(default_factory=dict)
+    overridden: tuple[str, ...] = ()  # ids a later layer (the province) took over from an earlier one
 
     def entry(self, entry_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
@@ -498,6 +499,9 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
         problems += _duplicate_ids(layer_entries)
         entries_by_layer.append(layer_entries)
     entries = overlay(entries_by_layer)
+    layer_ids = [{e.id for e in layer} for layer in entries_by_layer]
+    overridden = tuple(sorted({i for n, ids in enumerate(layer_ids) for i in ids
+                               if any(i in earlier for earlier in layer_ids[:n])}))
     problems += _shared_phrasings(entries)
     from bot.knowledge.contacts import load_contacts, placeholder_problems
 
@@ -517,4 +521,4 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
     if errors:
         warnings = [dataclasses.replace(p, level="warning") for p in sorted(errors)] + warnings
         entries = [e for e in entries if any(text.strip() for text in e.phrasings)]
-    return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings), contacts)
+    return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings), contacts, overridden)
