@@ -17,13 +17,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from bot.app import Services, run_timers
-from bot.config import Config
 from bot.channels.telegram import CHANNEL as TELEGRAM
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
+from bot.config import Config
 from bot.models import Delivery
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB

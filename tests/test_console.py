@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import FormData, web
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
@@ -58,7 +58,7 @@ async def make_console(tmp_path: Path, local: bool, knowledge: Path | None = Non
         config = dataclasses.replace(config, knowledge_dir=knowledge)
     services = build_services(config, Clock())
     routes, sender, _ = console_routes(services, local)
-    app = create_web_app(lambda: {}, [])
+    app = create_web_app(dict, [])
     app.add_routes(routes)
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -76,7 +76,7 @@ async def serve(tmp_path: Path, web: WebConfig | None = None, open_chat: bool = 
     clock = Clock()
     services = build_services(config, clock)
     routes, _, console = console_routes(services, open_chat)
-    app = create_web_app(lambda: {}, [])
+    app = create_web_app(dict, [])
     app.add_routes(routes)
     port = free_port()
     # Behind an https proxy the browser speaks https: its cookie jar sends Secure cookies to us.

@@ -28,7 +28,6 @@ import secrets
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -44,7 +43,7 @@ from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
 from bot.store.attachments import NAME as STORED_NAME
-from bot.store.attachments import REF_PREFIX, AttachmentStore, UnsafeImage
+from bot.store.attachments import REF_PREFIX, UnsafeImage
 from bot.store.outbox import iso
 from bot.web.limits import Attempts, Limit
 from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
@@ -92,13 +91,12 @@ class TooManyAttempts(Exception):
 
 
 class Console:
-    def __init__(self, services: Services, open_chat: bool, uploads: Path) -> None:
+    def __init__(self, services: Services, open_chat: bool) -> None:
         """`open_chat`: bound to loopback with no proxy configured, so a browser on this machine may chat unlinked."""
         self.s = services
         self.open_chat = open_chat
-        self.files = AttachmentStore(uploads)
+        self.files = services.attachments
         self.accounts = Accounts(services.db, services.people, services.clock)
-        uploads.mkdir(parents=True, exist_ok=True)
         self.proxies = parse_networks(services.config.web.trusted_proxies)
         self.secure_cookies = services.config.web.secure_cookies
         self.login_by_client = Attempts(LOGIN_PER_CLIENT, services.clock)
@@ -696,7 +694,7 @@ def _bars(title: str, rows: list[tuple[str, int]]) -> str:
 
 
 def console_routes(services: Services, open_chat: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
-    console = Console(services, open_chat, services.config.database.parent / "uploads")
+    console = Console(services, open_chat)
     return console.routes(), WebSender(services), console
 
 
