@@ -53,6 +53,16 @@ def test_every_contact_renders_every_field_filled_and_unfilled(name: str) -> Non
                 what=FIELDS[name], ask=contact.ask or msg.CONTACT_ASK_DEFAULT) + "."
 
 
+def test_a_placeholder_alone_in_brackets_keeps_one_pair_of_brackets() -> None:
+    text = "Gọi Sở ({contact:so-khcn.phone})."
+    full = filled(SHIPPED.contacts, lambda c, f: "0214 000")
+    assert render(text, full) == "Gọi Sở (0214 000)."
+    ask = SHIPPED.contacts["so-khcn"].ask
+    assert render(text, unfilled(SHIPPED.contacts)) == (
+        "Gọi Sở " + msg.CONTACT_UNFILLED.format(what=FIELDS["phone"], ask=ask) + ".")
+    assert render(text, unfilled(SHIPPED.contacts)).count("((") == 0
+
+
 def test_a_filled_value_is_used_as_written() -> None:
     assert render("Tổng đài {contact:dvcqg.hotline}.", SHIPPED.contacts) == "Tổng đài 18001096."
 

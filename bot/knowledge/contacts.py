@@ -30,6 +30,8 @@ FIELDS: dict[str, str] = {
 }
 _KEYS = {"id", "name", "handles", "systems", "ask", "source", "note", *FIELDS, _LINE}
 PLACEHOLDER = re.compile(r"\{contact:([a-z0-9-]+)\.([a-z]+)\}")
+# A placeholder, with the brackets around it when it stands alone in them: "({contact:x.phone})".
+_WRAPPED_OR_BARE = re.compile(r"(?P<open>\()?\{contact:(?P<id>[a-z0-9-]+)\.(?P<field>[a-z]+)\}(?(open)\))")
 
 
 @dataclass(frozen=True)
@@ -117,13 +119,16 @@ def render(text: str, contacts: dict[str, Contact]) -> str:
     """
 
     def one(match: re.Match[str]) -> str:
-        contact = contacts.get(match.group(1))
+        wrapped = match.group("open") is not None
+        contact = contacts.get(match.group("id"))
         if contact is None:
-            return msg.CONTACT_UNKNOWN
-        value = contact.value(match.group(2))
-        return value if value else unfilled_sentence(contact, match.group(2))
+            return msg.CONTACT_UNKNOWN  # in brackets of its own
+        value = contact.value(match.group("field"))
+        if value:
+            return f"({value})" if wrapped else value
+        return unfilled_sentence(contact, match.group("field"))  # in brackets of its own: no "((...))"
 
-    return PLACEHOLDER.sub(one, text)
+    return _WRAPPED_OR_BARE.sub(one, text)
 
 
 def placeholder_problems(answers: Iterable[tuple[str, str, int, str | None]],
