@@ -227,6 +227,7 @@ async def test_admin_lists_entries_never_reviewed_or_reviewed_over_a_year_ago(tm
     text = text.replace("  - id: may-in-ket-giay\n", "  - id: may-in-ket-giay\n    reviewed: 2026-11-01 Trung tâm CNTT\n")
     may.write_text(text, encoding="utf-8")
     async for console in make_console(tmp_path, local=True, knowledge=knowledge):
+        await console.sign_in()
         page = await (await console.client.get("/admin")).text()
         reviews = page[page.index('<div id="reviews">'):]
         total = len(console.services.faq.kb.entries)

@@ -28,6 +28,7 @@ import secrets
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
