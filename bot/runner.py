@@ -41,6 +41,7 @@ from bot.web.server import (
     zalo_bot_webhook,
     zalo_oa_webhook,
 )
+from bot.web.trust import parse_networks
 
 log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -203,7 +204,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
         return {"channels": sorted(senders), "outbox_pending": pending}
 
-    app = create_web_app(health, routes)
+    app = create_web_app(health, routes, parse_networks(config.web.trusted_proxies))
     app.add_routes(console_pages)
     if env.get("METRICS_TOKEN"):  # off unless a scraper has a token: nothing is open by address
         app.router.add_get("/metrics", metrics_handler(config.database, env["METRICS_TOKEN"],
