@@ -32,14 +32,14 @@ def test_logistic_regression_recovers_the_direction_of_a_noisy_rule() -> None:
     assert model.probability([2.0, -1.0]) > 0.95 > 0.05 > model.probability([-2.0, 1.0])
 
 
-def test_error_curve_gives_the_lowest_threshold_whose_answers_stay_within_the_error() -> None:
+def test_error_curve_gives_the_lowest_threshold_whose_wrong_answers_stay_within_the_error() -> None:
     # Ten questions, best first: the sixth is the first wrong one.
     probabilities = [0.99, 0.98, 0.97, 0.96, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5]
     right = [True] * 5 + [False] + [True] * 4
-    curve = error_curve(probabilities, right, [1.0] * 10, [0.0, 0.2])
+    curve = error_curve(probabilities, right, [1.0] * 10, [0.0, 0.1])
     assert curve == [
         {"error": 0.0, "threshold": 0.95, "measured_error": 0.0, "answered": 0.5},
-        {"error": 0.2, "threshold": 0.5, "measured_error": 0.1, "answered": 1.0},
+        {"error": 0.1, "threshold": 0.5, "measured_error": 0.1, "answered": 1.0},
     ]
     assert threshold_for(curve, 0.01) == 0.95
     assert threshold_for(curve, 0.5) == 0.5

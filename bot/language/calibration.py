@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 FIT_FILE = "matcher-fit.json"
-MIN_ANSWERED_SHARE = 0.02  # the error curve is read only once this share of questions is answered
 
 FEATURES: tuple[str, ...] = (
     "score",  # the best entry's score
@@ -96,7 +95,7 @@ class Decider:
 
 
 def threshold_for(curve: Sequence[dict[str, float]], target: float) -> float:
-    """The lowest P(right) whose answers, on the fitting data, were wrong at most `target` of the time."""
+    """The lowest P(right) at which, on the fitting data, wrong answers were at most `target` of questions."""
     fitting = [point["threshold"] for point in curve if point["error"] <= target + 1e-12]
     return min(fitting) if fitting else 1.0
 
@@ -210,11 +209,11 @@ def standardisation(xs: Sequence[Sequence[float]]) -> tuple[list[float], list[fl
 
 def error_curve(probabilities: Sequence[float], right: Sequence[bool], sample_weights: Sequence[float],
                 levels: Iterable[float]) -> list[dict[str, float]]:
-    """For each error level, the lowest threshold at and above which answers stay within it.
+    """For each error level, the lowest threshold whose wrong answers stay within it.
 
-    `error` is the weighted share of wrong answers among the answers given at
-    that threshold; a threshold qualifies only if every higher one does too,
-    so the curve is safe to read from the top down.
+    The error is the project's wrong rate: wrong direct answers as a share of
+    all questions asked (answerable or not), weighted. It only grows as the
+    threshold falls, so the lowest threshold within a level is well defined.
     """
     order = sorted(range(len(probabilities)), key=lambda i: -probabilities[i])
     total = sum(sample_weights)
@@ -228,17 +227,12 @@ def error_curve(probabilities: Sequence[float], right: Sequence[bool], sample_we
             answered += sample_weights[j]
             wrong += 0.0 if right[j] else sample_weights[j]
             i += 1
-        points.append((p, wrong / answered, answered / total))
+        points.append((p, wrong / total, answered / total))
     out = []
     for level in levels:
-        best: tuple[float, float, float] | None = None
-        for threshold, error, share in points:  # from the highest threshold down
-            if error > level:
-                if share < MIN_ANSWERED_SHARE:
-                    continue  # a single early miss among a handful of answers is noise
-                break
-            best = (threshold, error, share)
-        if best is not None:
-            out.append({"error": level, "threshold": round(best[0], 6),
-                        "measured_error": round(best[1], 5), "answered": round(best[2], 4)})
+        within = [point for point in points if point[1] <= level + 1e-12]
+        if within:
+            threshold, error, share = within[-1]
+            out.append({"error": level, "threshold": round(threshold, 6),
+                        "measured_error": round(error, 5), "answered": round(share, 4)})
     return out
