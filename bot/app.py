@@ -19,8 +19,10 @@ from bot.desk.conversation import Engine
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
+from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
+from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
@@ -43,6 +45,7 @@ class Services:
     calendar: WorkingHours
     communes: tuple[Commune, ...]
     clock: Clock
+    attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
 
 def build_services(config: Config, clock: Clock = system_clock,
@@ -52,14 +55,15 @@ def build_services(config: Config, clock: Clock = system_clock,
     calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                         list(wh.extra_workdays), wh.timezone, "working_hours")
     faq = Faq(config.knowledge_dir, config.matcher)
-    communes = load_communes(config.knowledge_dir / "communes.yaml")
+    communes = load_communes(province_file(config.knowledge_dir, "communes.yaml"))
     db = open_database(config.database)
     people = People(db, clock)
     people.apply_config(config.people)
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
+    attachments = AttachmentStore(config.uploads_dir)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:
