@@ -116,14 +116,17 @@ def cli() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="FAQ file(s) to use instead of the knowledge base's (synonyms still apply).",
 )
-def match(config_path: Path, faq_files: tuple[Path, ...]) -> None:
+@click.option("--thresholds-only", is_flag=True,
+              help="Decide by the score/margin thresholds of config.yaml, ignoring the fitted model "
+                   "(the rule used before it; for comparisons).")
+def match(config_path: Path, faq_files: tuple[Path, ...], thresholds_only: bool) -> None:
     """Read one question per line on stdin; write one JSON decision per line."""
     config = _load_config(config_path)
     # Matching needs questions, not valid answers: problems are reported, not fatal.
     kb = load_knowledge(config.knowledge_dir, list(faq_files) or None, strict=False)
     for problem in kb.warnings:
         click.echo(str(problem), err=True)
-    matcher = Matcher(kb, config.matcher, _decider(config))
+    matcher = Matcher(kb, config.matcher, None if thresholds_only else _decider(config))
     out = sys.stdout
     for line in sys.stdin:
         query = line.rstrip("\r\n")
