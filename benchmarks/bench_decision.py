@@ -91,7 +91,7 @@ def tally(matcher: Matcher, asked: Sequence[tuple[str, str | None]], counts: Cou
 def run(rounds, config, deciders: dict[str, Decider | None]) -> dict[str, Counter]:
     counts = {name: Counter() for name in deciders}
     for kb, asked in rounds:
-        matcher = Matcher(kb, config)
+        matcher = Matcher(kb, config.matcher)
         for name, decider in deciders.items():
             matcher.decider = decider
             tally(matcher, asked, counts[name])

@@ -61,6 +61,12 @@ CONTEXTS = (
     "em làm ở bộ phận một cửa ubnd phường, ", "em mới được chuyển về văn phòng ubnd xã nên chưa rành, ",
     "sau sáp nhập bên em nhiều việc lắm, ", "có bà cụ đang ngồi chờ mà ", "em thử mấy lần rồi mà ",
     "chiều nay phải xong mà ", "em hỏi mãi không ai biết, ",
+    # circumstances that name things of their own, as real long messages do
+    "có bác trong thôn ra lấy kết quả mà ", "lãnh đạo đang cần gấp để họp nên ",
+    "máy tính cũ của văn phòng vừa được cài lại, ", "bên em mới sáp nhập hai xã nên dữ liệu lộn xộn, ",
+    "cán bộ một cửa nghỉ phép em làm thay, ", "em đã gọi tổng đài nhưng không được, ",
+    "hôm trước vẫn dùng bình thường, nay ", "em làm theo hướng dẫn trên mạng rồi mà ",
+    "người dân đang chờ ở quầy tiếp nhận, ", "văn bản của huyện yêu cầu báo cáo trong ngày nên ",
 )
 CLOSINGS = (
     "", " ạ", " với ạ", " giúp em với", " em cảm ơn", " ạ, em cảm ơn anh", " nhé", " gấp ạ", " làm sao ạ",
