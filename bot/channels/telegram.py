@@ -137,7 +137,7 @@ class TelegramChannel:
     """The PTB Application, its handlers, and the outbox sender for Telegram."""
 
     def __init__(self, token: str, api_base_url: str, db: Database,
-                 handle: Callable[[Incoming], Outcome], clock: Callable[[], datetime],
+                 handle: Callable[[Incoming], Awaitable[Outcome]], clock: Callable[[], datetime],
                  poll_timeout: int = 30, webhook: bool = False) -> None:
         self.db = db
         self.handle = handle
@@ -233,7 +233,7 @@ class TelegramChannel:
             return
         incoming = self._incoming(update, message)
         if incoming is not None:
-            self.handle(incoming)
+            await self.handle(incoming)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered (stops the spinner), then handled by the core."""
@@ -246,7 +246,7 @@ class TelegramChannel:
         message = query.message
         chat_ref = str(message.chat.id) if message is not None else str(query.from_user.id)
         in_group = message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        self.handle(Incoming(
+        await self.handle(Incoming(
             channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref, action=query.data or "",
             update_id=str(update.update_id), display_name=query.from_user.full_name, in_group=in_group,
         ))
