@@ -24,7 +24,7 @@ from bot.desk.workhours import WorkingHours
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import Choice, Incoming, Outcome, Reply
-from bot.store.database import Store, Writer, connect
+from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
 from bot.store.outbox import enqueue
 from bot.store.schema import open_database
 
@@ -79,8 +79,12 @@ def _log_failure(future: Future) -> None:
 
 
 def build_services(config: Config, clock: Clock = system_clock,
-                   on_outbox: Callable[[], None] | None = None) -> Services:
-    """Open the database, load the knowledge base and wire the core together."""
+                   on_outbox: Callable[[], None] | None = None, busy_timeout: float = BUSY_TIMEOUT) -> Services:
+    """Open the database, load the knowledge base and wire the core together.
+
+    `busy_timeout`: how long the writer waits for another process's lock before
+    a write counts as failed (and the update is not acknowledged).
+    """
     wh = config.working_hours
     calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                         list(wh.extra_workdays), wh.timezone, "working_hours")
@@ -91,7 +95,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     people = People(db, clock)
     people.apply_config(config.people)
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock, commune_names)
-    writer_db: Store = connect(config.database)
+    writer_db: Store = connect(config.database, busy_timeout)
     writer = Writer(writer_db)
     writer_people = People(writer_db, clock)
     writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)

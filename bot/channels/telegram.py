@@ -194,7 +194,12 @@ class TelegramChannel:
     async def process_webhook(self, data: dict) -> None:
         """One update posted to our webhook: handled (and committed) before we answer 200."""
         update = Update.de_json(data, self.app.bot)
-        await self.app.process_update(update)
+        # Our handlers directly, not PTB's process_update, which would swallow a storage
+        # fault into the error handler and let the webhook answer 200 for an update not stored.
+        if update.callback_query is not None:
+            await self._on_callback(update, None)  # type: ignore[arg-type]
+        elif update.effective_message is not None:
+            await self._on_message(update, None)  # type: ignore[arg-type]
 
     # -- incoming ---------------------------------------------------------------------
 

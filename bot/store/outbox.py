@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 
 from bot.models import Delivery, Reply
-from bot.store.database import Writer
+from bot.store.database import Writer, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -288,12 +288,18 @@ class OutboxWorker:
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set; `wakeup` makes new rows go out at once."""
-        # Starting up is a good moment to retry whatever waited through the downtime.
-        if not self.recovered:
-            await self.recover()
         while not stop.is_set():
             self.wakeup.clear()  # before the round, so a wake-up during it is not lost
-            await self.run_once()
+            try:
+                if not self.recovered:  # starting up: retry whatever waited through the downtime
+                    await self.recover()
+                await self.run_once()
+            except Exception as exc:  # the database is down, or a bug: never stop delivering for good
+                if is_unavailable(exc):
+                    log.warning("outbox: the database cannot be written (%s); trying again", exc)
+                else:
+                    log.exception("outbox: a delivery round failed; trying again")
+                self._batch_was_full = False
             if self._batch_was_full or self.wakeup.is_set():
                 continue  # more is due already: no pause
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]
