@@ -306,3 +306,26 @@ async def test_a_second_process_writes_while_the_server_is_under_load_with_no_fa
     notes = [r[0] for r in db.execute("select text from ticket_events where ticket_id = ? and kind = 'note' "
                                       "order by id", [ticket])]
     assert notes == [f"ghi chú {k}" for k in range(4)]
+
+
+async def test_a_send_answered_after_the_client_gave_up_is_recorded_in_doubt_and_not_sent_again(
+        tg: FakeTelegram, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    monkeypatch.setattr(tgmod, "SEND_READ_TIMEOUT", 0.3)
+    config = dataclasses.replace(make_config(tmp_path), web=WebConfig(host="127.0.0.1", port=free_port()),
+                                 telegram=TelegramConfig(api_base_url="http://unused.invalid", poll_timeout=1))
+    services = build_services(config)
+    running = await start(services, {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.url})
+    try:
+        tg.slow_next("sendMessage", 1.0)  # Telegram takes the message but answers late
+        tg.user_text(OFFICIAL, "xin chào")
+        await tg.wait_sent(1, OFFICIAL)
+        await tg.wait_for(lambda t: services.db.execute(
+            "select status from outbox where chat_ref = ?", [str(OFFICIAL)]).fetchone()[0] == "unknown")
+        row = services.db.execute("select attempts, in_doubt, last_error from outbox where chat_ref = ?",
+                                  [str(OFFICIAL)]).fetchone()
+        assert row == (1, 1, "no answer from Telegram within 0.3 s; the message may have arrived")
+        await asyncio.sleep(1.5)
+        assert [m["text"] for m in tg.sent(OFFICIAL)] == [msg.SMALLTALK_HELLO]
+    finally:
+        await stop(running)
+        services.db.close()
