@@ -21,11 +21,13 @@ from bot.desk.conversation import Engine
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
+from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import Choice, Incoming, Outcome, Reply
 from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
 from bot.store.outbox import enqueue
+from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
@@ -58,6 +60,7 @@ class Services:
     communes: tuple[Commune, ...]
     clock: Clock
     writer: Writer
+    attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
     async def handle(self, incoming: Incoming) -> Outcome:
         """Handle one update on the writer thread; returns once it is committed.
@@ -89,7 +92,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                         list(wh.extra_workdays), wh.timezone, "working_hours")
     faq = Faq(config.knowledge_dir, config.matcher)
-    communes = load_communes(config.knowledge_dir / "communes.yaml")
+    communes = load_communes(province_file(config.knowledge_dir, "communes.yaml"))
     commune_names = {c.id: c.name for c in communes}
     db = open_database(config.database)
     people = People(db, clock)
@@ -101,7 +104,8 @@ def build_services(config: Config, clock: Clock = system_clock,
     writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)
     engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox)
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer)
+    attachments = AttachmentStore(config.database.parent / "uploads")
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)
 
 
 def tell_admins_storage_back(tickets: TicketStore, clock: Clock, since: datetime) -> None:

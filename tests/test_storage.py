@@ -198,8 +198,8 @@ async def test_the_web_chat_says_try_again_while_the_database_is_locked_and_stor
 
 
 def test_the_chat_page_keeps_the_typed_text_when_the_server_says_try_again() -> None:
-    from bot.web.console import CHAT_BODY
-    assert 'if (!d.error) {{ text.value = ""; photo.value = ""; }}' in CHAT_BODY
+    from bot.web.console import CHAT_SCRIPT
+    assert 'if (!d.error) { text.value = ""; photo.value = ""; }' in CHAT_SCRIPT
 
 
 # -- the outbox knows what was in flight ---------------------------------------------------------

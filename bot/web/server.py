@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.store.database import is_unavailable
+from bot.web.trust import add_security_headers
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def create_web_app(health: Callable[[], Awaitable[tuple[bool, dict]]],
                    routes: list[tuple[str, Handler]]) -> web.Application:
     """`health` says whether the bot can work (the database takes a write) and what to report."""
     app = web.Application(client_max_size=MAX_BODY)  # also caps console uploads (5 MB images)
+    app.on_response_prepare.append(add_security_headers)  # nosniff, no framing, a CSP: every response
 
     async def healthz(request: web.Request) -> web.Response:
         ok, report = await health()
