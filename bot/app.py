@@ -104,7 +104,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)
     engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox)
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
-    attachments = AttachmentStore(config.database.parent / "uploads")
+    attachments = AttachmentStore(config.uploads_dir)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)
 
 

@@ -171,6 +171,13 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+
+@migrations()
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
+
 @migrations()
 def m030_storage_probe(db: Database) -> None:
     # One row that /healthz rewrites to prove the database can still be written.
