@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,13 +62,15 @@ class Services:
     writer: Writer
     attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
-    async def handle(self, incoming: Incoming) -> Outcome:
-        """Handle one update on the writer thread; returns once it is committed.
+    def handle(self, incoming: Incoming) -> Awaitable[Outcome]:
+        """Handle one update on the writer thread; the result is ready once it is committed.
 
+        Queued at the call, not at the first await: updates handed over one
+        after the other are handled in that order even when awaited together.
         Raises `StorageUnavailable` when the database cannot be written: the
         caller must then not acknowledge the update, so that it comes again.
         """
-        return await self.writer.run(self.engine.handle, incoming)
+        return asyncio.wrap_future(self.writer.submit(self.engine.handle, incoming))
 
     def remember_choices(self, channel: str, user_ref: str, choices: Sequence[Choice]) -> None:
         """For numbered-choice channels while sending: queued on the writer, not awaited."""

@@ -269,9 +269,10 @@ class Writer:
     def _run_group(self, group: list[_Job]) -> None:
         outcomes: list[tuple[bool, Any]] = []
         conn = self.db.conn
+        was_failing = self.fault
         try:
             conn.execute("BEGIN IMMEDIATE")
-            if self.fault is not None:
+            if was_failing is not None:
                 self._recovered()
             for n, job in enumerate(group):
                 if not job.future.set_running_or_notify_cancel():
@@ -295,6 +296,9 @@ class Writer:
             self._failed(group, exc)
             return
         self.commits += 1
+        if was_failing is not None:
+            log.warning("database can be written again (failing since %s: %s)",
+                        self.fault_since.isoformat(timespec="seconds") if self.fault_since else "?", was_failing)
         self.fault = None
         self.fault_since = None
         for job, (ok, value) in zip(group, outcomes, strict=True):
@@ -313,9 +317,8 @@ class Writer:
     def _failed(self, group: list[_Job], exc: Exception) -> None:
         reason = f"{type(exc).__name__}: {exc}"
         if self.fault is None:
-            log.error("database cannot be written (%s): %d job(s) not stored; the updates among them "
-                      "are not acknowledged, so they come again and are handled once it can be written",
-                      reason, len(group))
+            log.error("database cannot be written (%s): %d job(s) not stored; the updates among them are "
+                      "not acknowledged and are handled again once it can be written", reason, len(group))
             self.fault_since = datetime.now(UTC)
         self.fault = reason
         error = exc if isinstance(exc, StorageUnavailable) else StorageUnavailable(reason)
@@ -326,16 +329,17 @@ class Writer:
                 job.future.set_exception(error)
 
     def _recovered(self) -> None:
+        """Inside the first transaction after a fault (its work commits with it, or not at all)."""
         since = self.fault_since or datetime.now(UTC)
         reason = self.fault or ""
-        log.warning("database can be written again (failing since %s: %s)", since.isoformat(timespec="seconds"),
-                    reason)
         for callback in self.on_recovered:
             conn = self.db.conn
             conn.execute("SAVEPOINT recovered")
             try:
                 callback(reason, since)
-            except Exception:
+            except Exception as exc:
+                if is_unavailable(exc):
+                    raise
                 log.exception("storage-recovered callback failed")
                 conn.execute("ROLLBACK TO recovered")
             conn.execute("RELEASE recovered")
