@@ -179,6 +179,17 @@ def m009_ops_alerts(db: Database) -> None:
 
 
 @migrations()
+def m010_faq_edits(db: Database) -> None:
+    # Every FAQ edit made in the console: the file's text before and after, for the diff and revert.
+    db["faq_edits"].create(
+        {"id": int, "at": str, "who": str, "entry_id": str, "action": str, "file": str,
+         "before": str, "after": str, "diff": str},
+        pk="id", not_null={"at", "who", "action", "file"},
+    )
+    db["faq_edits"].create_index(["entry_id", "id"])
+
+
+@migrations()
 def m030_storage_probe(db: Database) -> None:
     # One row that /healthz rewrites to prove the database can still be written.
     db["storage_probe"].create({"id": int, "at": str}, pk="id")
