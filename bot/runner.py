@@ -23,6 +23,7 @@ from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
+from bot.logs import RepeatFilter
 from bot.models import Delivery
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
@@ -59,8 +60,9 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(level: int, secrets_: list[str]) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = RedactSecrets(secrets_)
+    redact, repeats = RedactSecrets(secrets_), RepeatFilter()
     for handler in logging.getLogger().handlers:
+        handler.addFilter(repeats)
         handler.addFilter(redact)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
 

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
+import sqlite3
+from collections.abc import Callable
+
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
     """Pieces of at most `limit` characters, cut at line breaks where possible."""
@@ -23,3 +28,57 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
     if current or not pieces:
         pieces.append(current)
     return pieces
+
+
+# Lone surrogates (U+D800–U+DFFF) cannot be encoded as UTF-8: SQLite, JSON and the
+# platforms would all refuse a text carrying one, so the message would be lost.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: object) -> str:
+    """Text from a platform as a plain str, each invalid code point replaced by U+FFFD."""
+    text = value if isinstance(value, str) else ("" if value is None else str(value))
+    return _SURROGATES.sub("\ufffd", text)
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """True when handling failed because the database could not be used (disk full,
+    read-only, locked): the update must not be acknowledged, so it comes again."""
+    return isinstance(exc, sqlite3.Error)
+
+
+BACKOFF_FIRST = 1.0  # seconds after the first failure of a poll loop
+BACKOFF_CAP = 60.0  # and never more than this (unless the platform asks for longer)
+
+
+class Backoff:
+    """Exponential back-off for a poll loop: 1, 2, 4 … seconds up to `cap`, reset on success.
+
+    A platform's own `retry_after` wins when it asks for longer. A little jitter keeps
+    several bots from hammering an API that comes back at the same instant.
+    """
+
+    def __init__(self, first: float | None = None, cap: float | None = None, jitter: float = 0.1,
+                 rand: Callable[[], float] = random.random) -> None:
+        self.first = BACKOFF_FIRST if first is None else first
+        self.cap = BACKOFF_CAP if cap is None else cap
+        self.jitter = jitter
+        self.rand = rand
+        self.failures = 0
+
+    def next_delay(self, retry_after: float | None = None) -> float:
+        """The pause before the next try, counting this failure."""
+        self.failures += 1
+        delay = min(self.cap, self.first * 2 ** (self.failures - 1))
+        delay *= 1 + self.jitter * self.rand()
+        if retry_after is not None:
+            delay = max(delay, float(retry_after))
+        return delay
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class StartError(Exception):
+    """A channel cannot start. Its message is one line naming the cause and the setting
+    to check, and never contains a secret (it is printed as is)."""

@@ -170,6 +170,17 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+@migrations()
+def m009_quarantine(db: Database) -> None:
+    # Updates no channel could parse or handle, kept raw for an admin to look at; the
+    # platform got its acknowledgement so the updates behind them keep flowing.
+    db["quarantine"].create(
+        {"id": int, "channel": str, "update_ref": str, "received_at": str, "error": str, "payload": str},
+        pk="id",
+        not_null={"channel", "received_at", "payload"},
+    )
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

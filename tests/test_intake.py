@@ -1,0 +1,143 @@
+"""Poison-proof intake: updates nobody can parse are quarantined and skipped, errors are backed off."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot import messages as msg
+from bot.channels import common
+from bot.channels.common import Backoff, clean_text
+from bot.channels.quarantine import listing
+from bot.logs import RepeatFilter
+from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
+from tests.test_telegram import OFFICIAL, TelegramBot
+
+USER = {"id": OFFICIAL, "is_bot": False, "first_name": "An"}
+CHAT = {"id": OFFICIAL, "type": "private", "first_name": "An"}
+
+
+def poisoned_updates(now: int) -> dict[str, dict]:
+    """Shapes python-telegram-bot 22 cannot parse, or that break on reading, by name."""
+    return {
+        "no chat": {"message": {"message_id": 1, "date": now, "from": USER, "text": "hi"}},
+        "no date": {"message": {"message_id": 2, "from": USER, "chat": CHAT, "text": "hi"}},
+        "a string for the message": {"message": "hello"},
+        "a string for the chat": {"message": {"message_id": 3, "date": now, "from": USER, "chat": "42",
+                                              "text": "hi"}},
+        "a callback without sender": {"callback_query": {"id": "9", "chat_instance": "x", "data": "pick:1:0"}},
+        "a date as a string": {"message": {"message_id": 4, "date": "yesterday", "from": USER, "chat": CHAT,
+                                           "text": "hi"}},
+        "a poll missing fields": {"message": {"message_id": 5, "date": now, "from": USER, "chat": CHAT,
+                                              "poll": {"id": "p", "question": "q"}}},
+    }
+
+
+@pytest.fixture(autouse=True)
+def quick_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr(common, "BACKOFF_CAP", 0.2)
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegram, tmp_path: Path) -> AsyncIterator[TelegramBot]:  # noqa: F811
+    bot = TelegramBot(tg, tmp_path)
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+async def test_unparseable_updates_are_quarantined_and_the_next_message_is_answered(
+        bot: TelegramBot, caplog: pytest.LogCaptureFixture) -> None:
+    poisoned = {name: bot.tg.queue_update(update)["update_id"]
+                for name, update in poisoned_updates(int(time.time())).items()}
+    with caplog.at_level(logging.ERROR, logger="bot.channels.quarantine"):
+        (hello,) = await bot.say(OFFICIAL, "xin chào")
+    assert hello["text"] == msg.SMALLTALK_HELLO
+    assert bot.services is not None
+    rows = listing(bot.services.db)
+    assert sorted(int(r["update_ref"]) for r in rows) == sorted(poisoned.values())
+    assert {r["channel"] for r in rows} == {"telegram"}
+    assert len([r for r in caplog.records if "quarantined" in r.getMessage()]) == len(poisoned)
+    # Acknowledged: the next getUpdates asks for what comes after them; nothing is fetched again.
+    polls_then = len(bot.tg.calls_to("getUpdates"))
+    await asyncio.sleep(0.3)
+    assert len(bot.tg.calls_to("getUpdates")) - polls_then <= 2
+    assert bot.tg.pending_updates == []
+
+
+async def test_a_message_without_a_sender_is_skipped_not_quarantined(bot: TelegramBot) -> None:
+    bot.tg.queue_update({"message": {"message_id": 7, "date": int(time.time()), "chat": CHAT, "text": "hi"}})
+    (hello,) = await bot.say(OFFICIAL, "xin chào")
+    assert hello["text"] == msg.SMALLTALK_HELLO
+    assert bot.services is not None and listing(bot.services.db) == []
+
+
+async def test_get_updates_errors_are_backed_off_and_polling_recovers(bot: TelegramBot) -> None:
+    bot.tg.fail_next("getUpdates", 500, "Internal Server Error", times=3)
+    bot.tg.fail_raw_next("getUpdates", b"<html>502 Bad Gateway</html>", status=502)
+    bot.tg.fail_raw_next("getUpdates", b'{"ok": true, "result": [', status=200)
+    bot.tg.fail_raw_next("getUpdates", b'{"ok": true, "result": "nothing"}', status=200)
+    started = time.monotonic()
+    await bot.tg.wait_for(lambda t: len([e for e in t.errors if e[0].lower() == "getupdates"]) == 6, timeout=10)
+    # Between the six failures in a row, five pauses of at least 0.05, 0.1, 0.2, 0.2, 0.2 s.
+    assert time.monotonic() - started >= 0.75
+    assert [status for method, status, _ in bot.tg.errors if method.lower() == "getupdates"] == [502, 200, 200, 500, 500, 500]
+    (hello,) = await bot.say(OFFICIAL, "xin chào")
+    assert hello["text"] == msg.SMALLTALK_HELLO
+
+
+async def test_a_429_on_get_updates_waits_as_long_as_telegram_asks(bot: TelegramBot) -> None:
+    bot.tg.fail_next("getUpdates", 429, "Too Many Requests: retry after 1", retry_after=1)
+    await bot.tg.wait_for(lambda t: any(e[0].lower() == "getupdates" for e in t.errors), timeout=5)
+    refused = time.monotonic()
+    polls = len(bot.tg.calls_to("getUpdates"))
+    await bot.tg.wait_for(lambda t: len(t.calls_to("getUpdates")) > polls, timeout=5)
+    assert time.monotonic() - refused >= 0.95
+    (hello,) = await bot.say(OFFICIAL, "xin chào")
+    assert hello["text"] == msg.SMALLTALK_HELLO
+
+
+async def test_a_lone_surrogate_is_replaced_not_dropped(bot: TelegramBot) -> None:
+    bot.tg.queue_update({"message": {"message_id": 8, "date": int(time.time()), "from": USER, "chat": CHAT,
+                                     "text": "xin chào \ud83d"}})
+    (hello,) = await bot.said(OFFICIAL, 1)
+    assert hello["text"] == msg.SMALLTALK_HELLO
+    assert bot.services is not None and listing(bot.services.db) == []
+
+
+def test_clean_text_replaces_each_invalid_code_point() -> None:
+    assert clean_text("a\ud800b\udfffc😀") == "a\ufffdb\ufffdc😀"
+    assert clean_text(None) == ""
+    assert clean_text(12) == "12"
+
+
+def test_backoff_doubles_up_to_the_cap_and_honours_retry_after() -> None:
+    backoff = Backoff(first=1, cap=8, jitter=0)
+    assert [backoff.next_delay() for _ in range(6)] == [1, 2, 4, 8, 8, 8]
+    assert backoff.next_delay(retry_after=30) == 30
+    backoff.reset()
+    assert backoff.next_delay() == 1
+
+
+def test_a_repeated_log_line_is_written_a_few_times_then_counted() -> None:
+    now = [0.0]
+    repeats = RepeatFilter(window=10, burst=2, clock=lambda: now[0])
+
+    def log(text: str, *args: object) -> str | None:
+        record = logging.LogRecord("bot", logging.WARNING, __file__, 1, text, args, None)
+        return record.getMessage() if repeats.filter(record) else None
+
+    written = [log("getUpdates failed; polling again in %.1f s", n / 10) for n in range(232)]
+    assert [w for w in written if w is not None] == [
+        "getUpdates failed; polling again in 0.0 s", "getUpdates failed; polling again in 0.1 s"]
+    assert log("another line") == "another line"
+    now[0] = 10.0
+    assert log("getUpdates failed; polling again in %.1f s", 60.0) == (
+        "getUpdates failed; polling again in 60.0 s (repeated 230 times)")
+    assert log("getUpdates failed; polling again in %.1f s", 60.0) == "getUpdates failed; polling again in 60.0 s"
