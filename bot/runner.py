@@ -95,7 +95,8 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     config = services.config.telegram
     use_webhook = bool(config.webhook_url)
     channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
-                              services.engine.handle, services.clock, config.poll_timeout, webhook=use_webhook)
+                              services.engine.handle, services.clock, config.poll_timeout, webhook=use_webhook,
+                              local_file=_local_file(services))
     await channel.start(polling=not use_webhook)
     await channel.set_commands(*telegram_chats(services))
     if use_webhook:
@@ -106,13 +107,33 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     return channel
 
 
+def _local_file(services: Services):  # noqa: ANN202 - Callable[[str], Path | None]
+    from bot.channels.images import local_file
+
+    folder = services.config.database.parent / "uploads"
+    return lambda ref: local_file(folder, ref)
+
+
+def _image_store(services: Services):  # noqa: ANN202 - Callable[[bytes], Awaitable[str]]
+    """Where channels keep the images they download (Zalo's URLs expire): beside the web uploads."""
+    from bot.channels.images import save_image
+
+    folder = services.config.database.parent / "uploads"
+
+    async def store(data: bytes) -> str:
+        return await asyncio.to_thread(save_image, folder, data)
+
+    return store
+
+
 async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: list) -> ZaloBotChannel | None:
     token = env.get("ZALO_BOT_TOKEN", "")
     if not token:
         return None
     config = services.config.zalo_bot
     channel = ZaloBotChannel(token, env.get("ZALO_BOT_API_BASE_URL") or config.api_base_url,
-                             services.engine.handle, services.engine.remember_choices, config.poll_timeout)
+                             services.engine.handle, services.engine.remember_choices, config.poll_timeout,
+                             db=services.db, clock=services.clock, store_image=_image_store(services))
     await channel.start()
     if config.webhook_url:
         secret = env.get("ZALO_BOT_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
@@ -135,7 +156,7 @@ async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: lis
         env.get("ZALO_OA_OAUTH_BASE_URL") or config.oauth_base_url,
         services.engine.handle, services.engine.remember_choices, services.clock,
         window=timedelta(hours=config.reply_window_hours), replies_per_window=config.replies_per_window,
-        max_event_age=timedelta(seconds=config.max_event_age_seconds))
+        max_event_age=timedelta(seconds=config.max_event_age_seconds), store_image=_image_store(services))
     channel.seed_tokens(env.get("ZALO_OA_ACCESS_TOKEN", ""), env.get("ZALO_OA_REFRESH_TOKEN", ""))
     await channel.start()
     loop = asyncio.get_running_loop()

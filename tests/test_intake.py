@@ -16,6 +16,7 @@ from bot.channels.common import Backoff, clean_text
 from bot.channels.quarantine import listing
 from bot.logs import RepeatFilter
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
+from tests.harness import Bot, make_config
 from tests.test_telegram import OFFICIAL, TelegramBot
 
 USER = {"id": OFFICIAL, "is_bot": False, "first_name": "An"}
@@ -141,3 +142,19 @@ def test_a_repeated_log_line_is_written_a_few_times_then_counted() -> None:
     assert log("getUpdates failed; polling again in %.1f s", 60.0) == (
         "getUpdates failed; polling again in 60.0 s (repeated 230 times)")
     assert log("getUpdates failed; polling again in %.1f s", 60.0) == "getUpdates failed; polling again in 60.0 s"
+
+
+@pytest.mark.parametrize("action", ["pick:999999:0", "fb:ok:999999", "esc:999999", "done:abc", "pick:abc"])
+def test_a_forged_button_is_an_old_button_without_a_traceback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, action: str) -> None:
+    bot = Bot(make_config(tmp_path))
+    with caplog.at_level(logging.INFO):
+        assert bot.press("an", action) == [msg.STALE_BUTTON]
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+
+
+def test_the_core_never_sees_a_lone_surrogate(tmp_path: Path) -> None:
+    bot = Bot(make_config(tmp_path))
+    assert bot.say("an\udc00", "xin chào \ud800") == [msg.SMALLTALK_HELLO]
+    rows = list(bot.services.db["messages"].rows_where("direction = 'in'"))
+    assert [r["text"] for r in rows] == ["xin chào \ufffd"]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import random
-import re
 import sqlite3
 from collections.abc import Callable
+
+from bot.models import valid_text
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
@@ -30,15 +31,22 @@ def split_text(text: str, limit: int = 4096) -> list[str]:
     return pieces
 
 
-# Lone surrogates (U+D800–U+DFFF) cannot be encoded as UTF-8: SQLite, JSON and the
-# platforms would all refuse a text carrying one, so the message would be lost.
-_SURROGATES = re.compile("[\ud800-\udfff]")
-
-
 def clean_text(value: object) -> str:
-    """Text from a platform as a plain str, each invalid code point replaced by U+FFFD."""
-    text = value if isinstance(value, str) else ("" if value is None else str(value))
-    return _SURROGATES.sub("\ufffd", text)
+    """Text from a platform as a plain str, each invalid code point (a lone surrogate, which
+    nothing downstream can store or send) replaced by U+FFFD."""
+    return valid_text(value if isinstance(value, str) else ("" if value is None else str(value)))
+
+
+def as_dict(value: object) -> dict:
+    """`value` if it is a JSON object, else an empty one: platform payloads are not trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+def as_ref(value: object) -> str:
+    """A platform id as text; anything but a plain string or number is no id."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return clean_text(value)
 
 
 def is_storage_fault(exc: BaseException) -> bool:

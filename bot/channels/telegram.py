@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlite_utils import Database
 from telegram import (
@@ -155,8 +156,10 @@ class TelegramChannel:
 
     def __init__(self, token: str, api_base_url: str, db: Database,
                  handle: Callable[[Incoming], Outcome], clock: Callable[[], datetime],
-                 poll_timeout: int = 30, webhook: bool = False) -> None:
+                 poll_timeout: int = 30, webhook: bool = False,
+                 local_file: Callable[[str], Path | None] | None = None) -> None:
         self.db = db
+        self.local_file = local_file  # "/files/…" (a stored image) -> its file, to upload
         self.handle = handle
         self.clock = clock
         self.poll_timeout = poll_timeout
@@ -405,6 +408,16 @@ class TelegramChannel:
         except (NetworkError, TelegramError) as exc:
             raise DeliveryError(f"telegram error: {exc}") from exc
 
+    def _photos(self, refs: tuple[str, ...]) -> list[str | bytes]:
+        """Telegram file ids and URLs as they are; our stored images ("/files/…") as their bytes."""
+        photos: list[str | bytes] = []
+        for ref in refs:
+            if not ref.startswith("/"):
+                photos.append(ref)
+            elif self.local_file is not None and (path := self.local_file(ref)) is not None:
+                photos.append(path.read_bytes())  # at most a few MB, from local disk
+        return photos
+
     async def _send(self, delivery: Delivery) -> None:
         bot = self.app.bot
         chat = delivery.chat_ref
@@ -426,7 +439,7 @@ class TelegramChannel:
                     if "not found" not in exc.message.lower():
                         raise
                     # the card was deleted: post a new one below
-        photos = [p for p in reply.photos if not p.startswith("/")]  # "/files/…": on the web console only
+        photos = self._photos(reply.photos)
         if photos:
             await self.pacer.wait(chat)
             if len(photos) == 1:

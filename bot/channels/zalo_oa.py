@@ -18,11 +18,13 @@ released, behind a short notice, when the user writes again.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,8 +32,9 @@ import aiohttp
 from sqlite_utils import Database
 
 from bot import messages as msg
-from bot.channels.common import split_text
-from bot.channels.zalo_bot import render_numbered
+from bot.channels.common import Backoff, as_dict, as_ref, clean_text, is_storage_fault, split_text
+from bot.channels.quarantine import quarantine
+from bot.channels.zalo_bot import download, render_numbered
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError, iso, release_held
 
@@ -48,6 +51,10 @@ class ForgedEvent(Exception):
     """A webhook request that is not a genuine, fresh Zalo event."""
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
     return hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
 
@@ -57,7 +64,8 @@ class ZaloOAChannel:
                  api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Outcome],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  clock: Callable[[], datetime], window: timedelta = timedelta(hours=48),
-                 replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2)) -> None:
+                 replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2),
+                 store_image: Callable[[bytes], Awaitable[str]] | None = None) -> None:
         self.db = db
         self.app_id = app_id
         self.oa_secret_key = oa_secret_key
@@ -70,12 +78,20 @@ class ZaloOAChannel:
         self.window = window
         self.replies_per_window = replies_per_window
         self.max_event_age = max_event_age
+        self.store_image = store_image
         self.session: aiohttp.ClientSession | None = None
+        self.backoff = Backoff()
+        self._draining: asyncio.Task | None = None
+        self._again = False
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def close(self) -> None:
+        if self._draining is not None and not self._draining.done():
+            self._draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._draining
         if self.session is not None:
             await self.session.close()
 
@@ -136,7 +152,7 @@ class ZaloOAChannel:
             raise ForgedEvent("bad signature")
         try:
             sent_at = datetime.fromtimestamp(int(timestamp) / 1000, UTC)
-        except ValueError as exc:
+        except (ValueError, OverflowError, OSError) as exc:  # not a number, or years beyond 9999
             raise ForgedEvent("bad timestamp") from exc
         if abs(self.clock() - sent_at) > self.max_event_age:
             raise ForgedEvent("stale event (replayed?)")
@@ -144,8 +160,8 @@ class ZaloOAChannel:
 
     def store(self, event: dict) -> bool:
         """Keep a verified event for processing; False if it was already received (a retry)."""
-        message = event.get("message") or {}
-        event_id = str(message.get("msg_id") or f"{event.get('event_name')}:{event.get('timestamp')}")
+        message = as_dict(event.get("message"))
+        event_id = clean_text(message.get("msg_id") or f"{event.get('event_name')}:{event.get('timestamp')}")
         with self.db.atomic():
             if list(self.db["inbox"].rows_where("channel = ? and event_id = ?", [CHANNEL, event_id])):
                 return False
@@ -154,36 +170,89 @@ class ZaloOAChannel:
                                      "received_at": iso(self.clock())})
         return True
 
-    def process_inbox(self) -> int:
-        """Handle stored events in arrival order; returns how many."""
-        done = 0
-        for row in list(self.db["inbox"].rows_where("channel = ? and status = 'pending'", [CHANNEL],
-                                                     order_by="rowid")):
-            event = json.loads(row["payload"])
-            incoming = self._incoming(event)
-            if incoming is not None:
-                self._user_wrote(incoming.chat_ref, str((event.get("message") or {}).get("msg_id") or ""))
-                self.handle(incoming)
-            with self.db.atomic():
-                self.db["inbox"].update((CHANNEL, row["event_id"]), {"status": "done"})
-            done += 1
-        return done
+    def process_inbox(self) -> None:
+        """Handle stored events soon, in arrival order (a task on the running loop; one at a time)."""
+        if self._draining is not None and not self._draining.done():
+            self._again = True
+            return
+        self._draining = asyncio.get_running_loop().create_task(self._drain(), name="zalo-oa-inbox")
 
-    def _incoming(self, event: dict) -> Incoming | None:
-        name = str(event.get("event_name") or "")
-        if not name.startswith("user_send_"):
+    async def _drain(self) -> int:
+        """Handle every pending event; returns how many. An event that cannot be handled is
+        quarantined; on a storage fault the rest wait, and are tried again after a pause."""
+        done = 0
+        while True:
+            self._again = False
+            try:
+                rows = list(self.db["inbox"].rows_where("channel = ? and status = 'pending'", [CHANNEL],
+                                                         order_by="rowid", limit=100))
+                for row in rows:
+                    await self._process(row)
+                    done += 1
+            except Exception as exc:  # noqa: BLE001 - a storage fault: keep the events, retry later
+                if not is_storage_fault(exc):
+                    raise
+                delay = self.backoff.next_delay()
+                log.error("zalo oa: the database cannot be written (%s); events wait, retrying in %.0f s",
+                          exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.backoff.reset()
+            if not self._again and len(rows) < 100:
+                return done
+
+    async def _process(self, row: dict) -> None:
+        """One stored event: to the core, or to quarantine; then marked so it is not taken again."""
+        status = "done"
+        try:
+            event = json.loads(row["payload"])
+            incoming = await self._incoming(event)
+            if incoming is not None:
+                self._user_wrote(incoming.chat_ref, incoming.update_id or "")
+                self.handle(incoming)
+        except Exception as exc:
+            if is_storage_fault(exc):
+                raise
+            quarantine(self.db, self.clock(), CHANNEL, row["event_id"], row["payload"], exc)
+            status = "quarantined"
+        with self.db.atomic():
+            self.db["inbox"].update((CHANNEL, row["event_id"]), {"status": status})
+
+    async def _incoming(self, event: dict) -> Incoming | None:
+        name = event.get("event_name")
+        if not isinstance(name, str) or not name.startswith("user_send_"):
             return None  # follows, read receipts, echoes of our own messages
-        user = str((event.get("sender") or {}).get("id") or "")
-        message = event.get("message") or {}
+        user = as_ref(as_dict(event.get("sender")).get("id"))
+        if not user:
+            raise ValueError("an event from a user without sender.id")
+        message = as_dict(event.get("message"))
         common = {"channel": CHANNEL, "user_ref": user, "chat_ref": user,
-                  "update_id": str(message.get("msg_id") or "") or None}
+                  "update_id": as_ref(message.get("msg_id")) or None}
         if name == "user_send_text":
-            return Incoming(text=str(message.get("text") or ""), **common)
+            return Incoming(text=clean_text(message.get("text") or ""), **common)
         if name == "user_send_image":
-            urls = tuple(str((a.get("payload") or {}).get("url")) for a in message.get("attachments") or []
-                         if (a.get("payload") or {}).get("url"))
-            return Incoming(text=str(message.get("text") or ""), photos=urls, **common)
+            urls = [url for a in _list(message.get("attachments"))
+                    if isinstance(url := as_dict(as_dict(a).get("payload")).get("url"), str)
+                    and url.startswith(("http://", "https://"))]
+            return Incoming(text=clean_text(message.get("text") or ""), photos=await self._stored(urls), **common)
         return Incoming(unsupported=name.removeprefix("user_send_"), **common)
+
+    async def _stored(self, urls: list[str]) -> tuple[str, ...]:
+        """Each image downloaded and stored ("/files/…"): Zalo's URLs expire. A URL that cannot
+        be downloaded is kept as it is, for a technician to try while it lasts."""
+        if self.store_image is None or self.session is None:
+            return tuple(urls)
+        refs: list[str] = []
+        for url in urls[:10]:
+            data = await download(self.session, url)
+            if data is None:
+                refs.append(url)
+                continue
+            try:
+                refs.append(await self.store_image(data))
+            except ValueError as exc:
+                log.warning("zalo oa: an image sent is not kept (%s)", exc)
+        return tuple(refs)
 
     def _user_wrote(self, chat_ref: str, msg_id: str) -> None:
         """The window reopens; anything held for this user goes out, after a notice."""

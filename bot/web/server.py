@@ -60,12 +60,12 @@ def telegram_webhook(process: Callable[[dict], Awaitable[None]], secret: str) ->
     return handler
 
 
-def zalo_bot_webhook(take: Callable[[dict], bool], secret: str) -> Handler:
+def zalo_bot_webhook(take: Callable[[dict], Awaitable[bool]], secret: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         if not secret_matches(request.headers.get(ZALO_BOT_SECRET_HEADER), secret):
             return _refused(request, "zalo bot", "wrong or missing secret")
         data = await _json(request)
-        if data is None or not take(data):
+        if data is None or not await take(data):
             return web.json_response({"ok": False, "error": "not an event"}, status=400)
         return web.json_response({"ok": True})
 
