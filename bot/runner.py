@@ -23,8 +23,10 @@ from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
+from bot.config import Config
 from bot.logs import RepeatFilter
 from bot.models import Delivery
+from bot.store.attachments import REF_PREFIX
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
 from bot.web.console import console_routes
@@ -78,6 +80,15 @@ class Running:
     zalo_oa: ZaloOAChannel | None = None
     web_runner: web.AppRunner | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    setup_link: str | None = None  # the one-time first-admin link, while no admin account exists
+
+
+def base_url(config: Config) -> str:
+    """Where people open the console: web.public_url behind a proxy, else our own address."""
+    if config.web.public_url:
+        return config.web.public_url
+    host = f"[{config.web.host}]" if ":" in config.web.host else config.web.host
+    return f"http://{host}:{config.web.port}"
 
 
 def telegram_chats(services: Services) -> tuple[list[str], list[str]]:
@@ -96,7 +107,8 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     use_webhook = bool(config.webhook_url)
     channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
                               services.engine.handle, services.clock, config.poll_timeout, webhook=use_webhook,
-                              local_file=_local_file(services))
+                              local_file=lambda ref: services.attachments.path(ref.removeprefix(REF_PREFIX))
+                              if ref.startswith(REF_PREFIX) else None)
     await channel.start(polling=not use_webhook)
     await channel.set_commands(*telegram_chats(services))
     if use_webhook:
@@ -107,25 +119,6 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     return channel
 
 
-def _local_file(services: Services):  # noqa: ANN202 - Callable[[str], Path | None]
-    from bot.channels.images import local_file
-
-    folder = services.config.database.parent / "uploads"
-    return lambda ref: local_file(folder, ref)
-
-
-def _image_store(services: Services):  # noqa: ANN202 - Callable[[bytes], Awaitable[str]]
-    """Where channels keep the images they download (Zalo's URLs expire): beside the web uploads."""
-    from bot.channels.images import save_image
-
-    folder = services.config.database.parent / "uploads"
-
-    async def store(data: bytes) -> str:
-        return await asyncio.to_thread(save_image, folder, data)
-
-    return store
-
-
 async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: list) -> ZaloBotChannel | None:
     token = env.get("ZALO_BOT_TOKEN", "")
     if not token:
@@ -133,7 +126,7 @@ async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: li
     config = services.config.zalo_bot
     channel = ZaloBotChannel(token, env.get("ZALO_BOT_API_BASE_URL") or config.api_base_url,
                              services.engine.handle, services.engine.remember_choices, config.poll_timeout,
-                             db=services.db, clock=services.clock, store_image=_image_store(services))
+                             db=services.db, clock=services.clock, store_image=services.attachments.save_image_async)
     await channel.start()
     if config.webhook_url:
         secret = env.get("ZALO_BOT_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
@@ -156,7 +149,7 @@ async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: lis
         env.get("ZALO_OA_OAUTH_BASE_URL") or config.oauth_base_url,
         services.engine.handle, services.engine.remember_choices, services.clock,
         window=timedelta(hours=config.reply_window_hours), replies_per_window=config.replies_per_window,
-        max_event_age=timedelta(seconds=config.max_event_age_seconds), store_image=_image_store(services))
+        max_event_age=timedelta(seconds=config.max_event_age_seconds), store_image=services.attachments.save_image_async)
     channel.seed_tokens(env.get("ZALO_OA_ACCESS_TOKEN", ""), env.get("ZALO_OA_REFRESH_TOKEN", ""))
     await channel.start()
     loop = asyncio.get_running_loop()
@@ -174,8 +167,10 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     telegram = await _start_telegram(services, env, routes)
     zalo_bot = await _start_zalo_bot(services, env, routes)
     zalo_oa = await _start_zalo_oa(services, env, routes)
-    local = config.web.host in LOCAL_HOSTS
-    console_pages, web_sender, _ = console_routes(services, local)
+    # Only a machine-local server with no proxy configured lets a browser on it chat unlinked;
+    # /console and /admin need a login wherever the server is bound.
+    open_chat = config.web.host in LOCAL_HOSTS and not config.web.public_url and not config.web.trusted_proxies
+    console_pages, web_sender, console = console_routes(services, open_chat)
     senders: dict[str, Sender] = {WEB: web_sender}
     for name, channel in ((TELEGRAM, telegram), (ZALO_BOT, zalo_bot), (ZALO_OA, zalo_oa)):
         if channel is not None:
@@ -188,6 +183,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     worker = OutboxWorker(services.db, senders, services.clock, on_hold=held)
     services.engine.on_outbox = worker.wakeup.set
     running = Running(worker=worker, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
+    running.setup_link = console.setup_link(base_url(config))
 
     def health() -> dict:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
@@ -228,7 +224,10 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
 
     running = await start(services, env)
     config = services.config
-    print(f"Web console: http://{config.web.host}:{config.web.port}/chat  (Ctrl+C to stop)", flush=True)
+    print(f"Web console: {base_url(config)}/chat  (Ctrl+C to stop)", flush=True)
+    if running.setup_link:  # on the terminal only, never in the log: it signs in as the operator
+        print(f"First start, no admin account yet: open {running.setup_link} once to sign in and "
+              "create it (or: python -m bot users add NAME --role admin)", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
