@@ -222,7 +222,10 @@ async def test_a_429_is_retried_after_the_time_telegram_asks(bot: TelegramBot) -
     (hello,) = await bot.said(OFFICIAL, 1)
     assert hello["text"] == msg.SMALLTALK_HELLO
     assert bot.services is not None
-    (row,) = [r for r in bot.services.db["outbox"].rows if r["chat_ref"] == str(OFFICIAL)]
+    db = bot.services.db
+    # The row is marked sent just after Telegram's answer: wait for that write, not the send.
+    await bot.tg.wait_for(lambda t: db.execute("select count(*) from outbox where status = 'sent'").fetchone()[0])
+    (row,) = [r for r in db["outbox"].rows if r["chat_ref"] == str(OFFICIAL)]
     assert (row["status"], row["attempts"]) == ("sent", 2)
 
 
