@@ -62,7 +62,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
-    attachments = AttachmentStore(config.database.parent / "uploads")
+    attachments = AttachmentStore(config.uploads_dir)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 
