@@ -133,9 +133,14 @@ def _services(config_path: Path) -> Services:
     except (KnowledgeError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     except (sqlite3.Error, OSError) as exc:  # unwritable folder, read-only or corrupt file, full disk
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise click.ClickException(f"cannot open the database {config.database}: {reason} "
-                                   "(check `database` in config.yaml, the file and its folder)") from None
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _database_problem(config: Config, exc: Exception) -> str:
+    """One line for an operator: which database, what is wrong, which setting to check."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"cannot open the database {config.database}: {reason} "
+            "(check `database` in config.yaml, the file and its folder)")
 
 
 def _terminal_chat(services: Services, user: str) -> None:
@@ -156,19 +161,21 @@ def run(config_path: Path) -> None:
     configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
     config = _load_config(config_path)
     try:
-<<<<<<< HEAD
+        with instance_lock(config.database):
+            _serve(_services(config_path), env)
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; only one bot may serve a database") from exc
+    except OSError as exc:  # the lock file cannot be made beside the database
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _serve(services: Services, env: dict[str, str]) -> None:
+    try:
         asyncio.run(run_until_signal(services, env))
     except StartError as exc:  # a messenger refused the token or cannot be reached
         raise click.ClickException(str(exc)) from None
-=======
-        with instance_lock(config.database):
-            services = _services(config_path)
-            asyncio.run(run_until_signal(services, env))
-    except AlreadyRunning as exc:
-        raise click.ClickException(f"{exc}; only one bot may serve a database") from exc
->>>>>>> main
     except OSError as exc:  # most often: the port is taken by another program
-        web = config.web
+        web = services.config.web
         raise click.ClickException(f"cannot serve on {web.host}:{web.port}: {exc.strerror or exc} "
                                    "(change web.port in config.yaml)") from exc
 

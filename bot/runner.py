@@ -27,11 +27,8 @@ from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.config import Config
 from bot.logs import RepeatFilter
 from bot.models import Delivery
-<<<<<<< HEAD
-from bot.store.attachments import REF_PREFIX
-=======
 from bot.ops.schedule import run_upkeep
->>>>>>> main
+from bot.store.attachments import REF_PREFIX
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
 from bot.web.console import console_routes
@@ -87,6 +84,9 @@ def configure_logging(level: int, secrets_: list[str]) -> None:
         handler.addFilter(repeats)
         handler.addFilter(redact)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    # PTB logs each unreadable Bot API answer with a traceback, then raises; the channel logs
+    # what it raises (one line, rate-limited), so PTB's own copy is left out.
+    logging.getLogger("telegram.request").setLevel(logging.CRITICAL)
 
 
 @dataclass

@@ -158,3 +158,23 @@ def test_the_core_never_sees_a_lone_surrogate(tmp_path: Path) -> None:
     assert bot.say("an\udc00", "xin chào \ud800") == [msg.SMALLTALK_HELLO]
     rows = list(bot.services.db["messages"].rows_where("direction = 'in'"))
     assert [r["text"] for r in rows] == ["xin chào \ufffd"]
+
+
+def test_admins_see_the_latest_quarantined_updates_in_the_chat(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.channels.quarantine import quarantine
+    from tests.harness import ADMIN, TECH
+
+    bot = Bot(make_config(tmp_path))
+    assert bot.say(ADMIN, "/cachly") == [msg.NOTHING_QUARANTINED]
+    at = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    quarantine(bot.services.db, at, "telegram", "101", {"update_id": 101, "message": "hello"},
+               AttributeError("'str' object has no attribute 'copy'"))
+    quarantine(bot.services.db, at, "zalo_oa", None, "{not json", ValueError("not an event"))
+    assert bot.say(ADMIN, "/cachly") == ["\n".join([
+        msg.QUARANTINE_TITLE.format(n=2),
+        "#2 2026-11-24 01:00 · zalo_oa · update ?: ValueError: not an event",
+        "#1 2026-11-24 01:00 · telegram · update 101: AttributeError: 'str' object has no attribute 'copy'",
+    ])]
+    assert bot.say(TECH, "/cachly") == [msg.NOT_AN_ADMIN]

@@ -75,6 +75,16 @@ def test_a_database_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> No
         "(check `database` in config.yaml, the file and its folder)"]
 
 
+async def test_run_with_a_database_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the folder should be")
+    code, out, err = await run_bot(config_file(tmp_path, port=free_port()))
+    assert code == 1
+    assert error_lines(err) == [
+        f"Error: cannot open the database {tmp_path / 'data' / 'bot.sqlite'}: File exists "
+        "(check `database` in config.yaml, the file and its folder)"]
+    assert "Traceback" not in err + out
+
+
 def test_quarantine_list_shows_the_newest_first_and_pages(tmp_path: Path) -> None:
     config = config_file(tmp_path)
     db = open_database(tmp_path / "data" / "bot.sqlite")

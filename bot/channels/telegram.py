@@ -74,6 +74,7 @@ TECHNICIAN_COMMANDS = [
 ]
 ADMIN_COMMANDS = TECHNICIAN_COMMANDS + [
     ("taifaq", "Nạp lại FAQ"), ("chuatraloi", "Câu hỏi FAQ chưa trả lời được"), ("thongke", "Thống kê"),
+    ("cachly", "Tin nhắn bị cách ly"),
     ("capquyen", "Cấp quyền"), ("thuhoi", "Thu hồi quyền"), ("duyet", "Duyệt đăng ký"),
 ]
 
