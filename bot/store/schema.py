@@ -171,7 +171,13 @@ def m008_web_console(db: Database) -> None:
 
 
 @migrations()
-def m009_quarantine(db: Database) -> None:
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
+
+@migrations()
+def m010_quarantine(db: Database) -> None:
     # Updates no channel could parse or handle, kept raw for an admin to look at; the
     # platform got its acknowledgement so the updates behind them keep flowing.
     db["quarantine"].create(
