@@ -51,8 +51,9 @@ def as_ref(value: object) -> str:
 
 def is_storage_fault(exc: BaseException) -> bool:
     """True when handling failed because the database could not be used (disk full,
-    read-only, locked): the update must not be acknowledged, so it comes again."""
-    return isinstance(exc, sqlite3.Error)
+    read-only, locked, I/O error): the update must not be acknowledged, so it comes again.
+    Other database errors (a constraint our code broke) are bugs: the update is quarantined."""
+    return isinstance(exc, sqlite3.OperationalError)
 
 
 BACKOFF_FIRST = 1.0  # seconds after the first failure of a poll loop
