@@ -72,6 +72,20 @@ async def test_unparseable_updates_are_quarantined_and_the_next_message_is_answe
     assert bot.tg.pending_updates == []
 
 
+async def test_while_the_database_cannot_be_written_nothing_is_acknowledged(bot: TelegramBot) -> None:
+    assert bot.services is not None
+    db = bot.services.db
+    db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full or read-only disk
+    update = bot.tg.user_text(OFFICIAL, "xin chào")
+    polls = len(bot.tg.calls_to("getUpdates"))
+    await bot.tg.wait_for(lambda t: len(t.calls_to("getUpdates")) >= polls + 3, timeout=10)
+    assert [u["update_id"] for u in bot.tg.pending_updates] == [update["update_id"]]  # Telegram keeps it
+    assert bot.tg.sent(OFFICIAL) == [] and listing(db) == []
+    db.execute("PRAGMA query_only = OFF")  # the disk has room again
+    (hello,) = await bot.said(OFFICIAL, 1)
+    assert hello["text"] == msg.SMALLTALK_HELLO
+
+
 async def test_a_message_without_a_sender_is_skipped_not_quarantined(bot: TelegramBot) -> None:
     bot.tg.queue_update({"message": {"message_id": 7, "date": int(time.time()), "chat": CHAT, "text": "hi"}})
     (hello,) = await bot.say(OFFICIAL, "xin chào")

@@ -253,7 +253,6 @@ class TelegramChannel:
             batch = await self._fetch()
             if batch is None:
                 continue
-            self.backoff.reset()
             before = self.offset
             for item in batch:
                 if not await self._take_polled(item):
@@ -261,6 +260,8 @@ class TelegramChannel:
             else:
                 if batch and self.offset == before:  # no usable update_id at all: do not spin
                     await self._pause("getUpdates returned updates without an update_id")
+                else:
+                    self.backoff.reset()  # only a batch taken whole ends a run of failures
 
     async def _pause(self, why: str, retry_after: float | None = None) -> None:
         delay = self.backoff.next_delay(retry_after)
