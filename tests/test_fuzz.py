@@ -124,6 +124,7 @@ class Harness:
 
     def close(self) -> None:
         self.loop.close()
+        self.services.writer.close()
         self.services.db.close()
 
 
@@ -135,7 +136,7 @@ def harness(tmp_path: Path) -> Any:
 
 
 def test_telegram_random_updates(harness: Harness) -> None:
-    channel = TelegramChannel("123:fuzz", CLOSED, harness.services.db, harness.services.engine.handle,
+    channel = TelegramChannel("123:fuzz", CLOSED, harness.services.db, harness.services.handle,
                               harness.services.clock)
     good_user = 2 * 10**9
 
@@ -154,8 +155,8 @@ def test_telegram_random_updates(harness: Harness) -> None:
 
 
 def test_zalo_bot_random_events(harness: Harness) -> None:
-    channel = ZaloBotChannel("fuzz", CLOSED, harness.services.engine.handle,
-                             harness.services.engine.remember_choices, db=harness.services.db,
+    channel = ZaloBotChannel("fuzz", CLOSED, harness.services.handle,
+                             harness.services.remember_choices, db=harness.services.db,
                              clock=harness.services.clock)
 
     @FUZZ
@@ -174,7 +175,7 @@ def test_zalo_bot_random_events(harness: Harness) -> None:
 
 def test_zalo_oa_random_events(harness: Harness) -> None:
     channel = ZaloOAChannel(harness.services.db, "app", "key", "secret", CLOSED, CLOSED,
-                            harness.services.engine.handle, harness.services.engine.remember_choices,
+                            harness.services.handle, harness.services.remember_choices,
                             harness.services.clock)
 
     @FUZZ

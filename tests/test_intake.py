@@ -16,7 +16,10 @@ from bot.channels.common import Backoff, clean_text
 from bot.channels.quarantine import listing
 from bot.logs import RepeatFilter
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
+from bot.app import build_services, system_clock
+from bot.runner import start
 from tests.harness import Bot, make_config
+from tests.test_storage import write_lock_held
 from tests.test_telegram import OFFICIAL, TelegramBot
 
 USER = {"id": OFFICIAL, "is_bot": False, "first_name": "An"}
@@ -72,18 +75,23 @@ async def test_unparseable_updates_are_quarantined_and_the_next_message_is_answe
     assert bot.tg.pending_updates == []
 
 
-async def test_while_the_database_cannot_be_written_nothing_is_acknowledged(bot: TelegramBot) -> None:
-    assert bot.services is not None
-    db = bot.services.db
-    db.execute("PRAGMA query_only = ON")  # every write now fails, as on a full or read-only disk
-    update = bot.tg.user_text(OFFICIAL, "xin chào")
-    polls = len(bot.tg.calls_to("getUpdates"))
-    await bot.tg.wait_for(lambda t: len(t.calls_to("getUpdates")) >= polls + 3, timeout=10)
-    assert [u["update_id"] for u in bot.tg.pending_updates] == [update["update_id"]]  # Telegram keeps it
-    assert bot.tg.sent(OFFICIAL) == [] and listing(db) == []
-    db.execute("PRAGMA query_only = OFF")  # the disk has room again
-    (hello,) = await bot.said(OFFICIAL, 1)
-    assert hello["text"] == msg.SMALLTALK_HELLO
+async def test_while_the_database_cannot_be_written_nothing_is_acknowledged(
+        tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
+    bot = TelegramBot(tg, tmp_path)
+    bot.services = build_services(bot.config, system_clock, busy_timeout=0.3)
+    bot.running = await start(bot.services, bot.env)
+    try:
+        with write_lock_held(bot.config.database):  # every write now fails, as on a full disk
+            update = tg.user_text(OFFICIAL, "xin chào")
+            polls = len(tg.calls_to("getUpdates"))
+            await tg.wait_for(lambda t: len(t.calls_to("getUpdates")) >= polls + 2, timeout=15)
+            assert [u["update_id"] for u in tg.pending_updates] == [update["update_id"]]  # Telegram keeps it
+            assert tg.sent(OFFICIAL) == []
+        (hello,) = await bot.said(OFFICIAL, 1)  # the lock is gone: the update comes again and is answered
+        assert hello["text"] == msg.SMALLTALK_HELLO
+        assert listing(bot.services.db) == []
+    finally:
+        await bot.stop()
 
 
 async def test_a_message_without_a_sender_is_skipped_not_quarantined(bot: TelegramBot) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import random
-import sqlite3
 from collections.abc import Callable
 
 from bot.models import valid_text
+from bot.store.database import is_unavailable
 
 
 def split_text(text: str, limit: int = 4096) -> list[str]:
@@ -52,8 +52,9 @@ def as_ref(value: object) -> str:
 def is_storage_fault(exc: BaseException) -> bool:
     """True when handling failed because the database could not be used (disk full,
     read-only, locked, I/O error): the update must not be acknowledged, so it comes again.
-    Other database errors (a constraint our code broke) are bugs: the update is quarantined."""
-    return isinstance(exc, sqlite3.OperationalError)
+    Other errors, database ones included (a constraint our code broke), are the update's
+    or our bug: the update is quarantined."""
+    return is_unavailable(exc)
 
 
 BACKOFF_FIRST = 1.0  # seconds after the first failure of a poll loop

@@ -114,7 +114,7 @@ class ZaloBotChannel:
     offset to hold back; a webhook one by answering 500) until the database works.
     """
 
-    def __init__(self, token: str, api_base_url: str, handle: Callable[[Incoming], Outcome],
+    def __init__(self, token: str, api_base_url: str, handle: Callable[[Incoming], Awaitable[Outcome]],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  poll_timeout: int = 30, db: Database | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
@@ -181,7 +181,7 @@ class ZaloBotChannel:
             photos = await self._stored_photos(event)
             incoming = incoming_from(event, photos)
             if incoming is not None:
-                self.handle(incoming)
+                await self.handle(incoming)
         except Exception as exc:
             if is_storage_fault(exc) or self.db is None:
                 raise

@@ -41,6 +41,7 @@ from bot.store.outbox import DeliveryError, iso, release_held
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_oa"
+INBOX_RETRY_SECONDS = 5.0
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
 TOKEN_EXPIRED = -216
@@ -61,7 +62,7 @@ def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) 
 
 class ZaloOAChannel:
     def __init__(self, db: Database, app_id: str, oa_secret_key: str, app_secret: str,
-                 api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Outcome],
+                 api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Awaitable[Outcome]],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  clock: Callable[[], datetime], window: timedelta = timedelta(hours=48),
                  replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2),
@@ -170,12 +171,20 @@ class ZaloOAChannel:
                                      "received_at": iso(self.clock())})
         return True
 
-    def process_inbox(self) -> None:
-        """Handle stored events soon, in arrival order (a task on the running loop; one at a time)."""
+    async def process_inbox(self) -> int:
+        """Handle stored events in arrival order; returns how many this call handled.
+
+        One drain at a time: a call while one runs only makes it go round once more (so
+        two webhook deliveries never handle the same rows side by side). When the database
+        cannot be written the drain waits, backing off, with the events safe in the inbox."""
         if self._draining is not None and not self._draining.done():
             self._again = True
-            return
-        self._draining = asyncio.get_running_loop().create_task(self._drain(), name="zalo-oa-inbox")
+            return 0
+        self._draining = asyncio.current_task()
+        try:
+            return await self._drain()
+        finally:
+            self._draining = None
 
     async def _drain(self) -> int:
         """Handle every pending event; returns how many. An event that cannot be handled is
@@ -209,7 +218,7 @@ class ZaloOAChannel:
             incoming = await self._incoming(event)
             if incoming is not None:
                 self._user_wrote(incoming.chat_ref, incoming.update_id or "")
-                self.handle(incoming)
+                await self.handle(incoming)
         except Exception as exc:
             if is_storage_fault(exc):
                 raise
