@@ -234,3 +234,38 @@ def faq_check(config_path: Path, path: Path | None) -> None:
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(1)
+
+
+@cli.command()
+@config_option
+@click.option("--seed", default=7, show_default=True, help="The same seed and dates give the same database.")
+@click.option("--days", default=61, show_default=True, help="How many days of activity.")
+@click.option("--until", "until", default=None, help="Last day (YYYY-MM-DD); default: yesterday.")
+@click.option("--communes", default=36, show_default=True, help="How many communes take part.")
+@click.option("--database", "database", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Fill this database file instead of the configured one.")
+def demo(config_path: Path, seed: int, days: int, until: str | None, communes: int,
+         database: Path | None) -> None:
+    """Fill a fresh database with realistic activity (officials, questions, tickets, an outage)."""
+    import dataclasses
+    from datetime import date, timedelta
+
+    from bot.demo import DemoClock, fill_demo
+
+    config = _load_config(config_path)
+    if database is not None:
+        config = dataclasses.replace(config, database=database)
+    try:
+        end = date.fromisoformat(until) if until else date.today() - timedelta(days=1)
+    except ValueError as exc:
+        raise click.ClickException(f"--until must be YYYY-MM-DD, not {until!r}") from exc
+    clock = DemoClock()
+    services = build_services(config, clock)
+    used = services.db.execute("select (select count(*) from tickets) + (select count(*) from query_log)").fetchone()[0]
+    if used:
+        raise click.ClickException(f"{config.database} already has activity; the demo fills a fresh "
+                                   "database (use --database new.sqlite)")
+    summary = fill_demo(services, clock, seed, end, days, communes)
+    click.echo(f"{config.database}: {summary.officials} officials, {summary.questions} questions, "
+               f"{summary.tickets} tickets ({summary.outage_tickets} in one shared outage), "
+               f"{summary.start} to {summary.end}")
