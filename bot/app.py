@@ -16,6 +16,7 @@ from sqlite_utils import Database
 
 from bot.config import Config
 from bot.desk.conversation import Engine
+from bot.desk.incidents import Incidents
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
@@ -59,7 +60,8 @@ def build_services(config: Config, clock: Clock = system_clock,
     people.apply_config(config.people)
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
-    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
+    incidents = Incidents(db, faq, tickets, config, clock)
+    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox, incidents)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
 
 

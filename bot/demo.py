@@ -331,6 +331,14 @@ class Simulation:
         """/baoloi typed by the official: system, description, no photo, urgency, send."""
         self.send(o.channel, o.user_ref, "/baoloi")
         replies = self.send(o.channel, o.user_ref, action=f"sys:{system}")
+        join = [c.action for r in replies for c in r.choices if c.action.startswith("inc:join:")]
+        if join and not plan_life:  # a known outage, and this is it: "Xã tôi cũng bị"
+            self.send(o.channel, o.user_ref, action=join[0])
+            ticket = self._newest_ticket(o)
+            self.summary.tickets += ticket is not None
+            return ticket
+        if join:  # a known outage, but this is something else: "Báo vấn đề khác"
+            replies = self.send(o.channel, o.user_ref, action=f"sys:{system}")
         return self._report_steps(o, replies, description, pick_system=False, urgent=urgent,
                                   plan_life=plan_life)
 
@@ -436,6 +444,13 @@ class Simulation:
 
     def end_outage(self) -> None:
         who = self.technicians[0]
+        incidents = self.s.engine.incidents
+        outage = next((i for t in self.outage_tickets if (i := incidents.of_ticket(t)) is not None), None)
+        if outage is not None and outage.is_open:  # one resolution reaches every linked official
+            self.tech(f"/xongsuco {outage.id} Máy chủ một cửa đã hoạt động lại sau sự cố đường truyền", who)
+            for ticket_id in self.outage_tickets:
+                if incidents.of_ticket(ticket_id) == outage:
+                    self.after_resolution(ticket_id, who)
         for ticket_id in self.outage_tickets:
             ticket = self.s.tickets.get(ticket_id)
             if ticket.is_open:

@@ -13,6 +13,7 @@ import pytest
 
 from bot.insight.figures import compute
 from bot.insight.report import build, write_csv
+from tests.fake_telegram import tg  # noqa: F401 - the fixture
 from tests.harness import MONDAY_8AM, REPO, TECH, Bot, Clock, config_file, make_config
 
 QUESTION_ENTRY = "motcua-quen-mat-khau"
@@ -142,3 +143,52 @@ def test_the_command_writes_html_and_csv(month: Bot, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "--month must be YYYY-MM" in bad.stderr
 
 
+
+
+def test_last_months_report_goes_to_the_admins_once_when_the_month_is_over(month: Bot) -> None:
+    import asyncio
+
+    from bot import messages as msg
+    from bot.insight.monthly import send_if_due
+    from tests.harness import ADMIN
+
+    s = month.services
+    saved = month.clock.now
+    try:
+        assert asyncio.run(send_if_due(s)) == "2026-10"  # in November, October's (it had a question)
+        month.clock.now = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # 1 December, 08:00 in Hà Nội
+        assert asyncio.run(send_if_due(s)) == "2026-11"
+        assert asyncio.run(send_if_due(s)) is None  # once
+        links = [msg.MONTHLY_REPORT_LINK.format(
+            month=f"{m}/2026", link=f"http://127.0.0.1:8080/admin/report?month=2026-{m}") for m in ("10", "11")]
+        assert [r.text for r in month.inbox(ADMIN) if "📊" in r.text] == links
+    finally:
+        month.clock.now = saved
+    written = s.config.database.parent / "reports" / "bao-cao-tap-huan-2026-11.html"
+    assert "tháng 11/2026" in written.read_text(encoding="utf-8")
+
+
+async def test_on_telegram_the_admins_get_the_report_as_a_document(tg, tmp_path: Path) -> None:  # noqa: ANN001
+    from bot import messages as msg
+    from bot.app import build_services, system_clock
+    from bot.insight.figures import previous_month
+    from tests.test_telegram import ADMIN as TG_ADMIN
+    from tests.test_telegram import TelegramBot
+
+    bot = TelegramBot(tg, tmp_path)
+    last = previous_month(system_clock().strftime("%Y-%m"))
+    db_services = build_services(bot.config, system_clock)
+    with db_services.db.atomic():  # one question last month: enough for its report to be due
+        db_services.db["query_log"].insert({"at": f"{last}-15T03:00:00+00:00", "user_id": None, "channel": "telegram",
+                                            "query": "quen mk mot cua", "decision": "none"})
+    db_services.db.close()
+    await bot.start()
+    try:
+        sent = await bot.said(TG_ADMIN, 2)
+    finally:
+        await bot.stop()
+    document, caption = sent[0], sent[1]
+    assert document["method"] == "sendDocument"
+    assert document["document"]["file_name"] == f"bao-cao-tap-huan-{last}.html"
+    year, mon = last.split("-")
+    assert caption["text"] == msg.MONTHLY_REPORT_DOCUMENT.format(month=f"{int(mon)}/{year}")

@@ -39,6 +39,7 @@ from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
 from bot.store.outbox import iso
+from bot.web.insight_pages import insight_routes, report_links
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,7 @@ class Console:
             web.get("/login", self.login_page),
             web.post("/login", self.login),
             web.post("/logout", self.logout),
+            *insight_routes(self),
         ]
 
     def _session(self, request: web.Request) -> Session | None:
@@ -425,6 +427,7 @@ class Console:
             f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
             f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
             f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
+            + report_links(self)
         )
         return self._page(request, "Quản trị", body, session)
 
