@@ -164,3 +164,36 @@ def test_a_technician_declares_an_incident_and_open_reports_on_the_system_join_i
     assert bot.say(TECH, "/sucochung motcua lại") == [msg.INCIDENT_ALREADY_OPEN.format(code="S1")]
     assert bot.say(TECH, "/sucochung") == [msg.INCIDENT_DECLARE_USAGE]
     assert bot.say("an", "/sucochung motcua x") == [msg.NOT_A_TECHNICIAN]
+
+
+async def test_the_console_declares_lists_and_resolves_an_incident(tmp_path: Path) -> None:
+    from tests.test_console import make_console
+
+    async for console in make_console(tmp_path, local=True):
+        client = console.client
+        csrf = await console.csrf("/console/incidents")
+        declared = await client.post("/console/incidents/declare",
+                                     data={"csrf": csrf, "system": "dvc", "text": "Cổng DVC <b>bảo trì</b>"},
+                                     allow_redirects=False)
+        assert declared.status == 302
+        page = await (await client.get(declared.headers["Location"])).text()
+        assert msg.INCIDENT_DECLARED.format(code="S1", n=0) in page
+        assert "Cổng DVC &lt;b&gt;bảo trì&lt;/b&gt;" in page and "<b>bảo trì" not in page
+        assert 'id="incident-1"' in page and 'action="/console/incidents/1/resolve"' in page
+        forged = await client.post("/console/incidents/1/resolve", data={"csrf": "x", "note": "xong"})
+        assert forged.status == 403
+        resolved = await client.post("/console/incidents/1/resolve", data={"csrf": csrf, "note": "Đã xong"},
+                                     allow_redirects=False)
+        page = await (await client.get(resolved.headers["Location"])).text()
+        assert msg.INCIDENT_YOU_RESOLVED.format(code="S1", n=0) in page
+        assert "✅ Đã khắc phục: Đã xong" in page and 'action="/console/incidents/1/resolve"' not in page
+
+
+async def test_the_incidents_page_needs_a_technician_when_the_console_is_remote(tmp_path: Path) -> None:
+    from tests.test_console import make_console
+
+    async for console in make_console(tmp_path, local=False):
+        response = await console.client.get("/console/incidents", allow_redirects=False)
+        assert response.status == 302 and response.headers["Location"].startswith("/login")
+        report = await console.client.get("/admin/report?month=2026-11", allow_redirects=False)
+        assert report.status == 302 and report.headers["Location"].startswith("/login")

@@ -123,7 +123,8 @@ class Console:
         return response
 
     def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
-        nav = '<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> <a href="/admin">Quản trị</a>'
+        nav = ('<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> '
+               '<a href="/console/incidents">Sự cố chung</a> <a href="/admin">Quản trị</a>')
         if session is not None and session.username:
             nav += (f' <form method="post" action="/logout" class="inline">{self._csrf(session)}'
                     f'<button>Đăng xuất ({e(session.username)})</button></form>')
