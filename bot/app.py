@@ -23,6 +23,7 @@ from bot.desk.workhours import WorkingHours
 from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
+from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
@@ -45,6 +46,7 @@ class Services:
     calendar: WorkingHours
     communes: tuple[Commune, ...]
     clock: Clock
+    attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
 
 def build_services(config: Config, clock: Clock = system_clock,
@@ -62,7 +64,8 @@ def build_services(config: Config, clock: Clock = system_clock,
                           {c.id: c.name for c in communes})
     incidents = Incidents(db, faq, tickets, config, clock)
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox, incidents)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
+    attachments = AttachmentStore(config.uploads_dir)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:

@@ -27,7 +27,7 @@ CHECK_SECONDS = 600.0
 
 def console_url(services: Services) -> str:
     web = services.config.web
-    return (services.config.insight.console_url or f"http://{web.host}:{web.port}").rstrip("/")
+    return (web.public_url or f"http://{web.host}:{web.port}").rstrip("/")
 
 
 def report_link(services: Services, month: str) -> str:
