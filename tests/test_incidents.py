@@ -171,6 +171,7 @@ async def test_the_console_declares_lists_and_resolves_an_incident(tmp_path: Pat
 
     async for console in make_console(tmp_path, local=True):
         client = console.client
+        await console.sign_in(role="technician")
         csrf = await console.csrf("/console/incidents")
         declared = await client.post("/console/incidents/declare",
                                      data={"csrf": csrf, "system": "dvc", "text": "Cổng DVC <b>bảo trì</b>"},
@@ -189,7 +190,7 @@ async def test_the_console_declares_lists_and_resolves_an_incident(tmp_path: Pat
         assert "✅ Đã khắc phục: Đã xong" in page and 'action="/console/incidents/1/resolve"' not in page
 
 
-async def test_the_incidents_page_needs_a_technician_when_the_console_is_remote(tmp_path: Path) -> None:
+async def test_the_incidents_page_needs_a_technician_and_the_report_an_admin(tmp_path: Path) -> None:
     from tests.test_console import make_console
 
     async for console in make_console(tmp_path, local=False):
@@ -197,3 +198,6 @@ async def test_the_incidents_page_needs_a_technician_when_the_console_is_remote(
         assert response.status == 302 and response.headers["Location"].startswith("/login")
         report = await console.client.get("/admin/report?month=2026-11", allow_redirects=False)
         assert report.status == 302 and report.headers["Location"].startswith("/login")
+        await console.sign_in(username="ktv1", role="technician")
+        assert (await console.client.get("/console/incidents")).status == 200
+        assert (await console.client.get("/admin/report?month=2026-11")).status == 403

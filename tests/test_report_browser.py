@@ -18,6 +18,7 @@ import pytest
 from bot.app import Services, build_services
 from bot.config import WebConfig
 from bot.demo import DemoClock, fill_demo
+from bot.desk.accounts import Accounts
 from bot.runner import start, stop
 from tests.browser import Browser, fresh_profile, remove_profile, require_tools, start_chromium
 from tests.harness import make_config
@@ -54,10 +55,23 @@ def chromium() -> Iterator[object]:
         remove_profile(profile)
 
 
+ADMIN, PASSWORD = "lanhdao", "mat-khau-dai-1"
+
+
+async def sign_in(browser: Browser, services: Services) -> None:
+    """An admin account, and the login form filled in as a person would."""
+    Accounts(services.db, services.people, services.clock).add(ADMIN, PASSWORD, "admin")
+    await browser.open("/login?next=/admin")
+    await browser.fill('input[name="username"]', ADMIN)
+    await browser.fill('input[name="password"]', PASSWORD)
+    await browser.submit("form#login")
+    assert browser.path == "/admin"
+
+
 async def test_the_report_reads_on_a_desktop_a_phone_and_a_printed_a4_page(site, chromium) -> None:  # noqa: ANN001
-    url, _ = site
+    url, services = site
     browser = Browser(chromium, url)  # type: ignore[arg-type]
-    await browser.open("/admin")
+    await sign_in(browser, services)
     form = await browser.one("form#report")
     await browser.fill("input[name=month]", "2026-11", form)
     await browser.submit("form#report")
@@ -90,14 +104,13 @@ async def test_the_report_reads_on_a_desktop_a_phone_and_a_printed_a4_page(site,
     assert 2 <= pages <= 10, pages
 
 
-async def test_the_report_downloads_as_a_file(site) -> None:  # noqa: ANN001
-    import aiohttp
-
-    url, _ = site
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/admin/report?month=2026-11&download=1") as response:
-        body = await response.text()
-        assert response.status == 200
-        assert response.headers["Content-Disposition"] == 'attachment; filename="bao-cao-tap-huan-2026-11.html"'
-        assert "<svg" in body
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/admin/report?month=11-2026") as response:
-        assert response.status == 400
+async def test_the_report_downloads_as_a_file(site, chromium) -> None:  # noqa: ANN001
+    url, services = site
+    browser = Browser(chromium, url)  # type: ignore[arg-type]
+    await sign_in(browser, services)
+    fetched = await browser.script(
+        "return fetch('/admin/report?month=2026-11&download=1').then(r => r.text().then("
+        "t => [r.status, r.headers.get('Content-Disposition'), t.includes('<svg')]))")
+    assert fetched == [200, 'attachment; filename="bao-cao-tap-huan-2026-11.html"', True]
+    status = await browser.script("return fetch('/admin/report?month=11-2026').then(r => r.status)")
+    assert status == 400
