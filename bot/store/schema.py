@@ -171,7 +171,13 @@ def m008_web_console(db: Database) -> None:
 
 
 @migrations()
-def m009_insight(db: Database) -> None:
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
+
+@migrations()
+def m010_insight(db: Database) -> None:
     # Shared outages: one incident, many linked tickets (each ticket in at most one).
     db["incidents"].create(
         {"id": int, "system_id": str, "title": str, "status": str, "opened_at": str, "opened_by": int,
