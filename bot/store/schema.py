@@ -177,7 +177,18 @@ def m009_ops_alerts(db: Database) -> None:
 
 
 @migrations()
-def m010_insight(db: Database) -> None:
+def m010_faq_edits(db: Database) -> None:
+    # Every FAQ edit made in the console: the file's text before and after, for the diff and revert.
+    db["faq_edits"].create(
+        {"id": int, "at": str, "who": str, "entry_id": str, "action": str, "file": str,
+         "before": str, "after": str, "diff": str},
+        pk="id", not_null={"at", "who", "action", "file"},
+    )
+    db["faq_edits"].create_index(["entry_id", "id"])
+
+
+@migrations()
+def m011_insight(db: Database) -> None:
     # Shared outages: one incident, many linked tickets (each ticket in at most one).
     db["incidents"].create(
         {"id": int, "system_id": str, "title": str, "status": str, "opened_at": str, "opened_by": int,
