@@ -133,12 +133,12 @@ def _services(config_path: Path) -> Services:
 
 
 def _terminal_chat(services: Services, user: str) -> None:
-    engine = services.engine
-    sender = TerminalSender(user, sys.stdout, engine.remember_choices)
-    worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock)
+    sender = TerminalSender(user, sys.stdout, services.remember_choices)
+    worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock, writer=services.writer)
     click.echo(messages.TERMINAL_WELCOME.format(entries=len(services.faq.kb.entries)))
-    asyncio.run(terminal.chat_loop(engine.handle, worker, user,
+    asyncio.run(terminal.chat_loop(services.handle, worker, user,
                                    background=lambda stop: run_timers(services, stop)))
+    services.writer.close()
 
 
 @cli.command()
@@ -189,8 +189,10 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
         raise click.ClickException(f"{ref} is not a technician")
     word = {"list": "queue"}.get(command, command)
     desk = services.engine.desk
-    with services.db.atomic():
-        replies = desk.on_command(word, " ".join(args), person, State())
+    # On the writer's connection, in one BEGIN IMMEDIATE transaction: waits its turn
+    # (busy timeout) while a running server writes, instead of failing.
+    replies = services.writer.call(desk.on_command, word, " ".join(args), person, State())
+    services.writer.close()
     if replies is None:
         raise click.ClickException(f"unknown command {command!r}")
     for reply in replies:

@@ -35,6 +35,7 @@ from bot.knowledge.live import Faq
 from bot.language.matching import MatchResult
 from bot.language.text import fold
 from bot.models import Choice, Incoming, Outcome, Reply
+from bot.store.database import is_unavailable
 from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,9 @@ class Engine:
         """
         try:
             return self._handle(incoming, self._dispatch)
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):  # nothing was stored: the caller must not acknowledge the update
+                raise
             log.exception("handling %s:%s failed; the message is kept and the sender told",
                           incoming.channel, incoming.user_ref)
             return self._handle(incoming, lambda *_: [Reply(msg.INTERNAL_ERROR)])
