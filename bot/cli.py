@@ -332,3 +332,7 @@ def _build_report(services: Services, month: str):  # noqa: ANN202 - a Report
 from bot.ops.commands import add_commands  # noqa: E402 - attached last; it needs the options above
 
 add_commands(cli, config_option, _load_config)
+
+from bot.insight.commands import add_commands as add_insight_commands  # noqa: E402 - needs the options above
+
+add_insight_commands(cli, config_option, _load_config)

@@ -210,7 +210,7 @@ class Simulation:
         for n, commune in enumerate(communes):
             for k in range(1 if self.rng.random() < 0.6 else 2):
                 roll = self.rng.random()
-                channel = "telegram" if roll < 0.65 else "zalo_oa" if roll < 0.9 else "zalo_bot"
+                channel = "telegram" if roll < 0.65 else "zalo_oa" if roll < 0.9 else "zalo"
                 official = Official(
                     channel=channel, user_ref=str(8_000_000 + 10 * n + k), commune_id=commune.id,
                     name=f"{self.rng.choice(FAMILY)} {self.rng.choice(MIDDLE)} {self.rng.choice(GIVEN)}",
@@ -256,7 +256,7 @@ class Simulation:
         moment = self.local(self.start, 0, 0)
         last = self.local(self.end, 23, 30)
         while moment <= last:
-            self.at(moment, self.s.tickets.tick)
+            self.at(moment, self.s.engine.tickets.tick)
             moment += timedelta(minutes=30)
 
     def _outage_day(self) -> date:

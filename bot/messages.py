@@ -359,3 +359,12 @@ INCIDENT_DECLARED = "Đã mở sự cố chung {code}; {n} yêu cầu đang mở
 INCIDENT_YOU_RESOLVED = "Đã khắc phục sự cố chung {code}; {n} yêu cầu được báo đã xử lý."
 INCIDENT_NONE_OPEN = "Không có sự cố chung nào đang mở."
 INCIDENT_JOINED = "Đã ghi nhận yêu cầu {code}, gắn vào sự cố chung {incident}. Khắc phục xong tôi sẽ nhắn anh/chị."
+
+ANNOUNCEMENT = "📢 Thông báo của Trung tâm hỗ trợ kỹ thuật:\n{text}"
+ANNOUNCE_EMPTY = "Thông báo trống."
+ANNOUNCE_TOO_LONG = "Thông báo dài {n} ký tự; tối đa {limit} để gửi được trên mọi kênh."
+ANNOUNCE_NOBODY = "Không có cán bộ nào trong nhóm nhận này."
+ANNOUNCE_UNKNOWN_COMMUNES = "Chưa chọn xã/phường, hoặc không có mã xã/phường: {communes}"
+ANNOUNCE_TO_ALL = "Tất cả cán bộ"
+ANNOUNCE_TO_SYSTEM = "Cán bộ đã hỏi về {system}"
+ANNOUNCE_SENT = "Đã xếp thông báo #{id} để gửi cho {n} cán bộ."

@@ -72,14 +72,16 @@ class Incidents:
     """Detection, the incident card, notices, and resolving every linked ticket at once."""
 
     def __init__(self, db: Database, faq: Faq, tickets: TicketStore, config: Config,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], watch: bool = True) -> None:
+        """`watch`: see every ticket this store opens (the writer's); False for a reader's view."""
         self.db = db
         self.faq = faq
         self.tickets = tickets
         self.settings = config.insight
         self.clock = clock
         self._joining: int | None = None  # an official pressed "I have this too" on this incident
-        tickets.on_opened = self.absorb
+        if watch:
+            tickets.on_opened = self.absorb
 
     # -- reading ---------------------------------------------------------------------------
 

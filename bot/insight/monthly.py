@@ -62,20 +62,20 @@ def build_month(services: Services, month: str) -> Path:
 
 
 def queue_for_admins(services: Services, month: str, path: Path) -> int:
-    """Record the month as sent and queue one message per admin; returns how many."""
+    """Record the month as sent and queue one message per admin; returns how many (on the writer thread)."""
     label = "{1}/{0}".format(*month.split("-")).lstrip("0")
     sent = 0
-    with services.db.atomic():
-        if services.db["monthly_reports"].count_where("month = ?", [month]):
+    db, tickets = services.engine.db, services.engine.tickets  # the writer's connection
+    with db.atomic():
+        if db["monthly_reports"].count_where("month = ?", [month]):
             return 0  # another worker got there first
-        services.db["monthly_reports"].insert({"month": month, "sent_at": iso(services.clock()),
-                                               "path": str(path)})
-        for channel, chat in services.tickets.admin_targets():
+        db["monthly_reports"].insert({"month": month, "sent_at": iso(services.clock()), "path": str(path)})
+        for channel, chat in tickets.admin_targets():
             if channel == "telegram":
                 reply = Reply(msg.MONTHLY_REPORT_DOCUMENT.format(month=label), document=str(path))
             else:
                 reply = Reply(msg.MONTHLY_REPORT_LINK.format(month=label, link=report_link(services, month)))
-            enqueue(services.db, services.clock(), channel, chat, reply)
+            enqueue(db, services.clock(), channel, chat, reply)
             sent += 1
     if services.engine.on_outbox is not None:
         services.engine.on_outbox()
@@ -88,7 +88,7 @@ async def send_if_due(services: Services) -> str | None:
     if month is None:
         return None
     path = await asyncio.to_thread(build_month, services, month)
-    queue_for_admins(services, month, path)
+    await services.writer.run(queue_for_admins, services, month, path)
     log.info("monthly report %s queued for the admins", month)
     return month
 

@@ -230,9 +230,9 @@ footer{{color:#555;font-size:.8rem;margin-top:1.5rem}}
 <p class="sub">Từ hoạt động của trợ lý hỗ trợ kỹ thuật cấp xã, tỉnh Lào Cai. Lập lúc {generated}.
 Chỉ có số liệu theo xã/phường và hệ thống; không có thông tin cá nhân của cán bộ.</p>
 <section id="summary"><h2>Tổng quan</h2><div class="cards">{summary}</div>{outage}</section>
+<section id="charts"><h2>Biểu đồ</h2>{charts}</section>
 <section id="communes-need"><h2>Xã/phường cần tập huấn nhất</h2><ol class="needs">{needs}</ol></section>
 <section id="topics-need"><h2>Nội dung cần tập huấn nhất</h2><ol class="needs">{topics}</ol></section>
-<section id="charts"><h2>Biểu đồ</h2>{charts}</section>
 <section id="systems"><h2>Theo hệ thống</h2>{systems}</section>
 <section id="communes"><h2>Theo xã/phường</h2>{communes}</section>
 <footer><p><b>Cách tính.</b> Câu hỏi thuộc xã/phường của cán bộ hỏi và thuộc hệ thống của mục hướng dẫn (FAQ) đã
