@@ -64,6 +64,7 @@ SMALLTALK_THANKS = "Không có gì ạ. Cần gì anh/chị cứ nhắn tiếp n
 
 ANSWER_FOOTER = "Hướng dẫn này có giải quyết được không ạ?"
 CLARIFY_INTRO = "Có phải anh/chị muốn hỏi một trong các câu sau?"
+ANSWER_ALTERNATIVES = "Hoặc có phải anh/chị hỏi:"  # under an answer that is likely but not certain
 CLARIFY_NONE_OF_THESE = "Không phải các câu trên"
 NO_MATCH = (
     "Xin lỗi, tôi chưa tìm thấy hướng dẫn phù hợp với câu hỏi này. "

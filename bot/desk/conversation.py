@@ -302,7 +302,13 @@ class Engine:
         if result.decision == "answer" and result.entry_id:
             entry = kb.entry(result.entry_id)
             assert entry is not None
-            return notice + [self._answer(entry.answer, qid)]
+            reply = self._answer(entry.answer, qid)
+            ids = [c.entry_id for c in result.candidates]  # what _log_query stored: pick:qid:index
+            more = tuple(Choice(_short(e.question), f"pick:{qid}:{ids.index(c.entry_id)}")
+                         for c in result.alternatives if (e := kb.entry(c.entry_id)) and c.entry_id in ids)
+            if more:  # likely but not certain: "Hoặc có phải: …" under the answer
+                reply = Reply(reply.text + "\n\n" + msg.ANSWER_ALTERNATIVES, more + reply.choices)
+            return notice + [reply]
         if result.decision == "clarify":
             choices = [
                 Choice(_short(kb.entry(c.entry_id).question if kb.entry(c.entry_id) else c.entry_id), f"pick:{qid}:{i}")
