@@ -204,6 +204,17 @@ def m031_outbox_in_flight(db: Database) -> None:
 
 
 @migrations()
+def m032_quarantine(db: Database) -> None:
+    # Updates no channel could parse or handle, kept raw for an admin to look at; the
+    # platform got its acknowledgement so the updates behind them keep flowing.
+    db["quarantine"].create(
+        {"id": int, "channel": str, "update_ref": str, "received_at": str, "error": str, "payload": str},
+        pk="id",
+        not_null={"channel", "received_at", "payload"},
+    )
+
+
+@migrations()
 def m040_insight(db: Database) -> None:
     # Shared outages: one incident, many linked tickets (each ticket in at most one).
     db["incidents"].create(
