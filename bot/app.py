@@ -58,6 +58,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     people.apply_config(config.people)
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
+    tickets.refresh_deadlines()  # the SLA or the calendar may have changed since the last run
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
 

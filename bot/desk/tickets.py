@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -74,6 +74,17 @@ def _ticket(row: dict) -> Ticket:
         sla_stage=row["sla_stage"] or 0,
     )
 
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """An instant as stored for comparison in SQL: ISO text in UTC, so text order is time order."""
+    return None if moment is None else iso(moment.astimezone(UTC))
+
+
+# Statuses whose SLA clock runs (waiting for the official stops it).
+SLA_STATUSES = ("new", "assigned")
+_OPEN_MARKS = ",".join("?" for _ in OPEN_STATUSES)
+# A change to any of these fields can move a ticket's stored deadlines.
+_TIMING_FIELDS = frozenset({"status", "first_response_at", "sla_stage", "urgency", "created_at"})
 
 # sla_stage values: how far the reminders have gone, so none is sent twice.
 SLA_NONE, SLA_RESPONSE_REMINDED, SLA_RESPONSE_ESCALATED, SLA_RESOLUTION_REMINDED, SLA_RESOLUTION_ESCALATED = range(5)
@@ -233,6 +244,43 @@ class TicketStore:
     def _update(self, ticket_id: int, **fields: object) -> None:
         fields["updated_at"] = self._now()
         self.db["tickets"].update(ticket_id, fields)
+        if _TIMING_FIELDS & fields.keys():
+            self._store_deadlines(self.get(ticket_id))
+
+    # -- stored deadlines -------------------------------------------------------
+
+    def _next_sla_due(self, ticket: Ticket) -> datetime | None:
+        """When the next reminder or escalation falls due, or None when none is left to send."""
+        if ticket.status not in SLA_STATUSES:
+            return None
+        target = self._target(ticket)
+        if ticket.first_response_at is None:
+            limit, stages = target.first_response_hours, (SLA_RESPONSE_REMINDED, SLA_RESPONSE_ESCALATED)
+        else:
+            limit, stages = target.resolution_hours, (SLA_RESOLUTION_REMINDED, SLA_RESOLUTION_ESCALATED)
+        if ticket.sla_stage < stages[0]:
+            hours = limit
+        elif ticket.sla_stage < stages[1]:
+            hours = 2 * limit
+        else:
+            return None
+        return self.calendar.add_working_time(datetime.fromisoformat(ticket.created_at), timedelta(hours=hours))
+
+    def _store_deadlines(self, ticket: Ticket) -> None:
+        """Keep the ticket's stored instants true, so the timer and the queue can trust SQL."""
+        self.db.execute("update tickets set sla_due_at = ?, deadline_at = ? where id = ?",
+                        [_utc_text(self._next_sla_due(ticket)), _utc_text(self.due_at(ticket)), ticket.id])
+
+    def refresh_deadlines(self) -> int:
+        """Recompute the stored instants of every open ticket (at start: the SLA or calendar may have changed).
+
+        Returns how many tickets were refreshed.
+        """
+        rows = list(self.db.query(f"select * from tickets where status in ({_OPEN_MARKS})", list(OPEN_STATUSES)))
+        with self.db.atomic():
+            for row in rows:
+                self._store_deadlines(_ticket(row))
+        return len(rows)
 
     def reply_held(self, ticket_id: int) -> None:
         """A message to the official could not be sent yet (Zalo's window): tell the handlers."""
@@ -259,6 +307,7 @@ class TicketStore:
             "updated_at": now, "last_activity_at": now, "sla_stage": SLA_NONE,
         })
         ticket_id = int(table.last_pk)  # type: ignore[arg-type]
+        self._store_deadlines(self.get(ticket_id))
         event = self._event(ticket_id, official, "created", description)
         for ref in photos:
             self._attach(ticket_id, event, channel, ref)
@@ -489,15 +538,19 @@ class TicketStore:
         now = self.clock()
         changed = 0
         auto_close = timedelta(hours=self.config.tickets.auto_close_hours)
-        for row in self.db["tickets"].rows_where("status = 'resolved' and resolved_at <= ?",
-                                                  [iso(now - auto_close)]):
+        for row in list(self.db.query("select * from tickets where status = 'resolved' and resolved_at <= ?",
+                                      [iso(now - auto_close)])):
             with self.db.atomic():
                 ticket = _ticket(row)
                 self._update(ticket.id, status="closed", closed_at=iso(now))
                 self._event(ticket.id, None, "status", "auto-closed", data={"to": "closed"})
                 self._to_user(ticket, Reply(msg.AUTO_CLOSED.format(code=ticket.code)))
                 changed += 1
-        for row in self.db["tickets"].rows_where("status in ('new', 'assigned')", order_by="id"):
+        # Only the tickets whose next reminder is due: the stored instant is indexed.
+        due = list(self.db.query(
+            f"select * from tickets where status in ({','.join('?' for _ in SLA_STATUSES)}) "
+            "and sla_due_at <= ? order by id", [*SLA_STATUSES, _utc_text(now)]))
+        for row in due:
             with self.db.atomic():
                 changed += self._sla_step(_ticket(row), now)
         return changed

@@ -170,6 +170,20 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+@migrations()
+def m009_ticket_deadlines(db: Database) -> None:
+    # Stored instants (UTC ISO text) so the once-a-minute timer reads only the
+    # tickets that are due, and the queue sorts by deadline in SQL:
+    # sla_due_at = the next reminder or escalation, deadline_at = the deadline
+    # shown to technicians (first response, then resolution). Filled by the
+    # ticket store (it knows the calendar and the SLA) at start and on each change.
+    db["tickets"].add_column("sla_due_at", str)
+    db["tickets"].add_column("deadline_at", str)
+    db["tickets"].create_index(["status", "sla_due_at"], index_name="tickets_status_sla_due")
+    db["tickets"].create_index(["status", "resolved_at"], index_name="tickets_status_resolved")
+    db["tickets"].create_index(["status", "deadline_at", "id"], index_name="tickets_status_deadline")
+
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)
