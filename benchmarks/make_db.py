@@ -86,6 +86,16 @@ RESOLUTIONS = (
     "Lỗi phía máy chủ tỉnh, đã khắc phục.", "Đã cấp lại quyền xử lý hồ sơ cho tài khoản.",
     "Hướng dẫn xóa bộ nhớ đệm trình duyệt, đã vào được.", "Đã đồng bộ lại hồ sơ lên Cổng DVC quốc gia.",
 )
+# Questions outside the FAQ (what the admin page lists as unanswered), with their ways of being asked.
+UNANSWERED = (
+    "máy chiếu phòng họp không lên hình", "xin mẫu báo cáo tổng kết năm", "phần mềm kế toán misa bị lỗi",
+    "wifi ủy ban yếu quá", "cách đăng ký sim chính chủ", "lịch nghỉ tết năm nay thế nào",
+    "camera ở bộ phận một cửa không ghi hình", "phần mềm quản lý cán bộ ở đâu", "loa phát thanh xã bị rè",
+    "điện thoại bàn không gọi ra ngoài được", "cách làm thẻ bảo hiểm y tế cho trẻ em", "in màu bị nhòe",
+    "đặt mua mực máy in ở đâu", "phần mềm quản lý văn bản cũ còn dùng không", "tra cứu quy hoạch đất",
+    "máy photo kẹt giấy liên tục", "cài zalo trên máy tính cơ quan", "xin tài khoản hệ thống báo cáo",
+)
+UNANSWERED_TAILS = ("", " ạ", " vậy", " với ạ", " anh ơi", " gấp", " mãi không được", " bên em")
 BOT_ANSWER = "Anh/chị làm theo các bước sau:\n1. Mở phần mềm\n2. Chọn chức năng\n3. Làm theo hướng dẫn"
 FEEDBACK = ((None, 0.80), ("solved", 0.11), ("not_right", 0.03), ("none_of_these", 0.02), ("escalated", 0.04))
 DECISIONS = (("answer", 0.70), ("clarify", 0.16), ("none", 0.14))
@@ -222,7 +232,7 @@ class Generator:
                     event(ticket_id, first - timedelta(minutes=5), None, "sla", "response reminder", 1)
                     stage = SLA_RESPONSE_REMINDED
                 at = first
-                for _ in range(rng.choice((1, 1, 1, 2, 2, 3))):
+                for _ in range(rng.choice((1, 1, 1, 1, 2, 3))):
                     at = self.later(at, rng.uniform(5, 120))
                     if at > self.now:
                         break
@@ -296,11 +306,14 @@ class Generator:
         for _ in range(self.args.queries):
             user = rng.choice(officials)
             entry = rng.choice(self.entries)
-            text = rng.choice(entry.phrasings)
+            decision = pick(rng, DECISIONS)
+            if decision == "none":
+                text = rng.choice(UNANSWERED) + rng.choice(UNANSWERED_TAILS)
+            else:
+                text = rng.choice(entry.phrasings)
             if rng.random() < 0.45:
                 text = fold(text)
             at = iso(self.office_moment(self.start, self.now))
-            decision = pick(rng, DECISIONS)
             feedback = pick(rng, FEEDBACK) if decision != "none" else None
             candidates = [entry.id] + rng.sample(ids, 2) if decision != "none" else []
             score = rng.uniform(0.8, 1.0) if decision == "answer" else rng.uniform(0.3, 0.8)

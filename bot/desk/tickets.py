@@ -13,6 +13,7 @@ either everything happens or nothing does.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -54,6 +55,8 @@ class Ticket:
     closed_at: str | None
     rating: int | None
     sla_stage: int
+    resolution_note: str | None = None
+    deadline_at: str | None = None  # the stored deadline (UTC ISO text), as the queue sorts by it
 
     @property
     def code(self) -> str:
@@ -71,8 +74,61 @@ def _ticket(row: dict) -> Ticket:
         urgency=row["urgency"], description=row["description"] or "", assignee_id=row["assignee_id"],
         created_at=row["created_at"], first_response_at=row["first_response_at"],
         resolved_at=row["resolved_at"], closed_at=row["closed_at"], rating=row["rating"],
-        sla_stage=row["sla_stage"] or 0,
+        sla_stage=row["sla_stage"] or 0, resolution_note=row.get("resolution_note"),
+        deadline_at=row.get("deadline_at"),
     )
+
+
+PAGE_SIZE = 50
+_SEARCH_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a technician asked to see: every condition becomes SQL, nothing is filtered in Python."""
+
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    system_id: str | None = None
+    commune_ids: tuple[str, ...] | None = None  # None: any commune; () matches nothing
+    late_at: datetime | None = None  # only tickets whose deadline had passed at this moment
+    search: str = ""  # words looked up in the description and the resolution note (FTS5)
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str | None  # pass as `after` for the next page; None on the last page
+    total: int
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query for the words typed: every word must appear, 'd' also finding 'đ'.
+
+    The index's tokenizer removes tone and vowel marks, but đ is a letter of
+    its own to it, so a word typed without marks asks for both spellings.
+    """
+    terms = []
+    for word in _SEARCH_WORD.findall(text.lower())[:8]:
+        positions = [i for i, c in enumerate(word) if c == "d"][:3]
+        spellings = {word}
+        for mask in range(1, 2 ** len(positions)):
+            letters = list(word)
+            for bit, i in enumerate(positions):
+                if mask >> bit & 1:
+                    letters[i] = "đ"
+            spellings.add("".join(letters))
+        terms.append("(" + " OR ".join(f'"{w}"' for w in sorted(spellings)) + ")")
+    return " AND ".join(terms) or None
+
+
+def _split_cursor(cursor: str, kind: str, convert: Callable[[str], object]) -> tuple[str, object, int]:
+    """(kind, key, ticket id) from a cursor, or ("", None, 0) when it is not one of ours."""
+    head, _, rest = cursor.partition(":")
+    key, _, ticket_id = rest.rpartition(":")
+    try:
+        return (head, convert(key), int(ticket_id)) if head == kind else ("", None, 0)
+    except ValueError:
+        return "", None, 0
 
 
 def _utc_text(moment: datetime | None) -> str | None:
@@ -128,6 +184,86 @@ class TicketStore:
         marks = ",".join("?" for _ in statuses)
         return [_ticket(r) for r in self.db["tickets"].rows_where(
             f"status in ({marks})", list(statuses), order_by="id")]
+
+    def page(self, actor: Person, wanted: QueueFilter, after: str | None = None,
+             limit: int = PAGE_SIZE) -> TicketPage:
+        """One page of tickets, by keyset: stable order, no ticket twice, none skipped.
+
+        Open tickets come by deadline (the oldest breach first; those without
+        a deadline last), then by number; resolved and closed ones newest
+        first; a search, best match first. `after` is the cursor of the
+        previous page; a cursor that makes no sense starts from the top.
+        """
+        self._require_technician(actor)
+        where, params = self._where(wanted)
+        order, keyset = self._ordering(wanted)
+        total = self.db.execute(f"select count(*) from tickets t {self._join(wanted)} where {where}",
+                                params).fetchone()[0]
+        seek, seek_params = keyset(after) if after else ("", [])
+        rows = list(self.db.query(
+            f"select t.*{', f.rank as _rank' if wanted.search else ''} from tickets t {self._join(wanted)} "
+            f"where {where}{seek} order by {order} limit ?", [*params, *seek_params, limit + 1]))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = self._cursor(wanted, rows[-1]) if more and rows else None
+        return TicketPage([_ticket(r) for r in rows], cursor, total)
+
+    @staticmethod
+    def _join(wanted: QueueFilter) -> str:
+        return "join tickets_fts f on f.rowid = t.id" if wanted.search else ""
+
+    @staticmethod
+    def _where(wanted: QueueFilter) -> tuple[str, list[object]]:
+        clauses = [f"t.status in ({','.join('?' for _ in wanted.statuses)})"]
+        params: list[object] = list(wanted.statuses)
+        if wanted.system_id:
+            clauses.append("t.system_id = ?")
+            params.append(wanted.system_id)
+        if wanted.commune_ids is not None:
+            clauses.append(f"t.commune_id in ({','.join('?' for _ in wanted.commune_ids)})")
+            params.extend(wanted.commune_ids)
+        if wanted.late_at is not None:
+            clauses.append("t.deadline_at <= ?")
+            params.append(_utc_text(wanted.late_at))
+        if wanted.search:
+            query = fts_query(wanted.search)
+            clauses.append("tickets_fts match ?" if query else "0")
+            if query:
+                params.append(query)
+        return " and ".join(clauses), params
+
+    @staticmethod
+    def _by_deadline(wanted: QueueFilter) -> bool:
+        return not wanted.search and set(wanted.statuses) <= set(OPEN_STATUSES)
+
+    def _ordering(self, wanted: QueueFilter) -> tuple[str, Callable[[str], tuple[str, list[object]]]]:
+        if wanted.search:
+            def after_rank(cursor: str) -> tuple[str, list[object]]:
+                kind, rank, ticket_id = _split_cursor(cursor, "r", float)
+                return (" and (f.rank > ? or (f.rank = ? and t.id > ?))", [rank, rank, ticket_id]) if kind else ("", [])
+            return "f.rank, t.id", after_rank
+        if self._by_deadline(wanted):
+            def after_deadline(cursor: str) -> tuple[str, list[object]]:
+                kind, deadline, ticket_id = _split_cursor(cursor, "d", str)
+                if not kind:
+                    return "", []
+                if deadline == "":
+                    return " and t.deadline_at is null and t.id > ?", [ticket_id]
+                return (" and (t.deadline_at is null or t.deadline_at > ? or (t.deadline_at = ? and t.id > ?))",
+                        [deadline, deadline, ticket_id])
+            return "t.deadline_at is null, t.deadline_at, t.id", after_deadline
+
+        def before_id(cursor: str) -> tuple[str, list[object]]:
+            kind, _, ticket_id = _split_cursor(cursor, "i", str)
+            return (" and t.id < ?", [ticket_id]) if kind else ("", [])
+        return "t.id desc", before_id
+
+    def _cursor(self, wanted: QueueFilter, row: dict) -> str:
+        if wanted.search:
+            return f"r:{row['_rank']!r}:{row['id']}"
+        if self._by_deadline(wanted):
+            return f"d:{row['deadline_at'] or ''}:{row['id']}"
+        return f"i::{row['id']}"
 
     def events(self, ticket_id: int, include_internal: bool) -> list[dict]:
         where = "ticket_id = ?" + ("" if include_internal else " and internal = 0")
