@@ -11,10 +11,10 @@ the stored deadlines are computed by the project's ``TicketStore`` with the ship
 
 What is generated, for a clock set at ``--now`` (default Monday 24 Nov 2026, 10:00 in Hà Nội):
 
-* officials (``--officials``) spread over the 99 communes of ``knowledge/communes.yaml``,
+* officials (``--officials``) spread over the 99 communes of ``knowledge/province/communes.yaml``,
   registered on Telegram or Zalo, plus technicians and admins;
 * tickets (``--tickets``) over two years (``--days``), opened in office hours, on the
-  systems of ``knowledge/systems.yaml``, each described with a real FAQ question and a
+  systems of ``knowledge/province/systems.yaml``, each described with a real FAQ question and a
   symptom; they are claimed, answered, sometimes noted, resolved and closed or rated in
   working time by the shipped calendar, so about 1 % are still open at ``--now``;
 * each ticket's events (created, assign, replies, the official's messages, notes,
@@ -54,7 +54,7 @@ from bot.desk.tickets import (  # noqa: E402
     TicketStore,
 )
 from bot.desk.workhours import WorkingHours  # noqa: E402
-from bot.knowledge.base import load_knowledge  # noqa: E402
+from bot.knowledge.base import load_knowledge, province_file  # noqa: E402
 from bot.knowledge.communes import load_communes  # noqa: E402
 from bot.store.schema import open_database  # noqa: E402
 
@@ -129,7 +129,7 @@ class Generator:
         self.calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                                  list(wh.extra_workdays), wh.timezone, "working_hours")
         self.kb = load_knowledge(REPO / "knowledge")
-        self.communes = load_communes(REPO / "knowledge" / "communes.yaml")
+        self.communes = load_communes(province_file(REPO / "knowledge", "communes.yaml"))
         self.now: datetime = args.now
         self.start = self.now - timedelta(days=args.days)
         self.entries = [e for e in self.kb.entries if e.system in self.kb.systems]
