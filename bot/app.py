@@ -22,6 +22,7 @@ from bot.desk.workhours import WorkingHours
 from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
+from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
@@ -44,6 +45,7 @@ class Services:
     calendar: WorkingHours
     communes: tuple[Commune, ...]
     clock: Clock
+    attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
 
 def build_services(config: Config, clock: Clock = system_clock,
@@ -61,7 +63,8 @@ def build_services(config: Config, clock: Clock = system_clock,
                           {c.id: c.name for c in communes})
     tickets.refresh_deadlines()  # the SLA or the calendar may have changed since the last run
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
+    attachments = AttachmentStore(config.database.parent / "uploads")
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:

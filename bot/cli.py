@@ -192,7 +192,7 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
 
 @cli.group()
 def users() -> None:
-    """Console accounts for technicians and admins (needed when the console is not on 127.0.0.1)."""
+    """Console accounts for technicians and admins (/console and /admin always need one)."""
 
 
 @users.command("add")

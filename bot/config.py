@@ -9,11 +9,13 @@ live here: they come from environment variables read by the composition root.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -140,10 +142,35 @@ class ZaloOAConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The bot's own HTTP server (webhooks, /healthz)."""
+    """The bot's own HTTP server (webhooks, /healthz, the web console)."""
 
     host: str = _help("Address to listen on.", "127.0.0.1")
     port: int = _help("Port to listen on.", 8080)
+    public_url: str = _help(
+        "The address people reach the console at through a reverse proxy, e.g. "
+        "https://hotro.example.vn (empty: no proxy). With https the session cookie is Secure.", "")
+    trusted_proxies: tuple[str, ...] = _help(
+        "Addresses or networks (CIDR) of the reverse proxies in front of the bot; only their "
+        "X-Forwarded-For header is believed, for attempt limits and logs.", ())
+
+    def __post_init__(self) -> None:
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ConfigError(f"web.public_url: expected an address like https://hotro.example.vn, "
+                                  f"got {self.public_url!r}")
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        for i, value in enumerate(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(f"web.trusted_proxies[{i}]: expected an IP address or network "
+                                  f"like 10.0.0.0/8, got {value!r}") from None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether browsers reach us over HTTPS (so cookies must never travel over plain HTTP)."""
+        return self.public_url.startswith("https://")
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
+from bot.config import Config
 from bot.models import Delivery
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
@@ -76,6 +77,15 @@ class Running:
     zalo_oa: ZaloOAChannel | None = None
     web_runner: web.AppRunner | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    setup_link: str | None = None  # the one-time first-admin link, while no admin account exists
+
+
+def base_url(config: Config) -> str:
+    """Where people open the console: web.public_url behind a proxy, else our own address."""
+    if config.web.public_url:
+        return config.web.public_url
+    host = f"[{config.web.host}]" if ":" in config.web.host else config.web.host
+    return f"http://{host}:{config.web.port}"
 
 
 def telegram_chats(services: Services) -> tuple[list[str], list[str]]:
@@ -151,8 +161,10 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     telegram = await _start_telegram(services, env, routes)
     zalo_bot = await _start_zalo_bot(services, env, routes)
     zalo_oa = await _start_zalo_oa(services, env, routes)
-    local = config.web.host in LOCAL_HOSTS
-    console_pages, web_sender, _ = console_routes(services, local)
+    # Only a machine-local server with no proxy configured lets a browser on it chat unlinked;
+    # /console and /admin need a login wherever the server is bound.
+    open_chat = config.web.host in LOCAL_HOSTS and not config.web.public_url and not config.web.trusted_proxies
+    console_pages, web_sender, console = console_routes(services, open_chat)
     senders: dict[str, Sender] = {WEB: web_sender}
     for name, channel in ((TELEGRAM, telegram), (ZALO_BOT, zalo_bot), (ZALO_OA, zalo_oa)):
         if channel is not None:
@@ -165,6 +177,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     worker = OutboxWorker(services.db, senders, services.clock, on_hold=held)
     services.engine.on_outbox = worker.wakeup.set
     running = Running(worker=worker, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
+    running.setup_link = console.setup_link(base_url(config))
 
     def health() -> dict:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
@@ -205,7 +218,10 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
 
     running = await start(services, env)
     config = services.config
-    print(f"Web console: http://{config.web.host}:{config.web.port}/chat  (Ctrl+C to stop)", flush=True)
+    print(f"Web console: {base_url(config)}/chat  (Ctrl+C to stop)", flush=True)
+    if running.setup_link:  # on the terminal only, never in the log: it signs in as the operator
+        print(f"First start, no admin account yet: open {running.setup_link} once to sign in and "
+              "create it (or: python -m bot users add NAME --role admin)", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -15,18 +15,20 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from benchmarks.make_db import DEFAULT_NOW, main as make_db
 from bot.app import Services, build_services
+from bot.desk.accounts import Accounts
 from bot.desk.figures import recent_figures
 from bot.desk.tickets import QueueFilter, Ticket
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES
 from bot.web.console import console_routes
+from bot.web.server import create_web_app
 from tests.harness import Clock, make_config
 
+PASSWORD = "mat-khau-dai-du"
 SMALL = ["--tickets", "600", "--officials", "120", "--messages", "4000", "--queries", "1500", "--days", "120"]
 
 
@@ -40,7 +42,9 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def services_on(generated: Path, folder: Path) -> Services:
     copy = folder / "desk.sqlite"
     copy.write_bytes(generated.read_bytes())
-    return build_services(dataclasses.replace(make_config(folder), database=copy), Clock(DEFAULT_NOW))
+    services = build_services(dataclasses.replace(make_config(folder), database=copy), Clock(DEFAULT_NOW))
+    Accounts(services.db, services.people, services.clock).add("quantri", PASSWORD, "admin")
+    return services
 
 
 @pytest.fixture(scope="module")
@@ -61,17 +65,22 @@ def writable(generated: Path, tmp_path: Path) -> Services:
 
 @pytest.fixture
 async def client(services: Services) -> AsyncIterator[TestClient]:
-    routes, _, _ = console_routes(services, local=True)
-    app = web.Application()
+    routes, _, _ = console_routes(services, open_chat=False)
+    app = create_web_app(dict, [])
     app.add_routes(routes)
     client = TestClient(TestServer(app))
     await client.start_server()
+    login = await (await client.get("/login")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login).group(1)  # type: ignore[union-attr]
+    response = await client.post("/login", data={"csrf": csrf, "username": "quantri", "password": PASSWORD},
+                                 allow_redirects=False)
+    assert response.status == 302, await response.text()
     yield client
     await client.close()
 
 
 def admin(services: Services):  # noqa: ANN201 - test helper
-    return services.people.with_role("admin")[0]
+    return next(p for p in services.people.with_role("admin") if p.full_name)  # one of the generated admins
 
 
 def all_pages(services: Services, wanted: QueueFilter, limit: int) -> list[Ticket]:
