@@ -63,7 +63,7 @@ def build_services(config: Config, clock: Clock = system_clock,
                           {c.id: c.name for c in communes})
     tickets.refresh_deadlines()  # the SLA or the calendar may have changed since the last run
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
-    attachments = AttachmentStore(config.database.parent / "uploads")
+    attachments = AttachmentStore(config.uploads_dir)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 

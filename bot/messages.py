@@ -81,7 +81,13 @@ TERMINAL_WELCOME = (
 
 NEED_REGISTRATION = "Anh/chị cần đăng ký thông tin trước khi gửi yêu cầu (/dangky)."
 NEED_REGISTRATION_FIRST = "Để kỹ thuật viên liên hệ được, anh/chị đăng ký thông tin một lần (4 câu hỏi ngắn)."
-REG_ASK_COMMUNE = "Anh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát)"
+# Shown once, before the first registration question (Luật BVDLCN 91/2025/QH15; docs/privacy.md).
+PRIVACY_NOTICE = (
+    "🔒 Bot lưu họ tên, chức danh, số điện thoại, xã/phường và nội dung trao đổi của anh/chị "
+    "để kỹ thuật viên hỗ trợ và liên hệ lại; chỉ cán bộ hỗ trợ của tỉnh xem được. Nội dung các yêu cầu "
+    "đã đóng được xoá sau một thời gian. Muốn xem hoặc xoá thông tin của mình, anh/chị nhắn quản trị viên."
+)
+REG_ASK_COMMUNE = PRIVACY_NOTICE + "\n\nAnh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát)"
 REG_COMMUNE_UNKNOWN = "Tôi không tìm thấy xã/phường \"{text}\" trong tỉnh. Anh/chị gõ lại tên xã/phường giúp tôi."
 REG_COMMUNE_PICK = "Anh/chị chọn đúng xã/phường:"
 REG_ASK_NAME = "{commune}. Anh/chị cho biết họ và tên:"

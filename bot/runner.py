@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.config import Config
 from bot.models import Delivery
+from bot.ops.schedule import run_upkeep
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
 from bot.web.console import console_routes
@@ -42,18 +44,32 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+# A Vietnamese phone number (0… or +84…, ten digits, any spacing): personal data, masked in logs.
+PHONE = re.compile(r"(?<![\d+])(?:\+84|84|0)(?:[ .-]?\d){8}([ .-]?\d)(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """'0912 345 678' -> '09*****678': enough to tell two numbers apart, not to call one."""
+    def mask(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return digits[:2] + "*" * (len(digits) - 5) + digits[-3:]
+    return PHONE.sub(mask, text)
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces every secret in a log record's message with '***'."""
+    """Replaces every secret in a log record's message with '***', and masks phone numbers."""
 
     def __init__(self, secrets_: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets_ if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
+        original = record.getMessage()
+        message = original
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        message = mask_phones(message)
+        if message != original:
             record.msg, record.args = message, None
         return True
 
@@ -218,6 +234,7 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
 
     running = await start(services, env)
     config = services.config
+    running.tasks.append(asyncio.create_task(run_upkeep(config, services.clock, running.stop_event)))
     print(f"Web console: {base_url(config)}/chat  (Ctrl+C to stop)", flush=True)
     if running.setup_link:  # on the terminal only, never in the log: it signs in as the operator
         print(f"First start, no admin account yet: open {running.setup_link} once to sign in and "
