@@ -7,7 +7,7 @@ view. So each figure comes from something that stays small:
 * recent tickets by week, system and commune: the index on `created_at`
   gives the last weeks' rows only, grouped in SQL;
 * the share of questions answered without a ticket: `query_stats`, counts
-  kept by triggers as questions are logged and judged (migration m010);
+  kept by triggers as questions are logged and judged (migration m012);
 * median first-response and resolution times: indexes on the durations
   themselves, so the median is one seek into the middle of an index.
 """

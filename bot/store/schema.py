@@ -170,8 +170,24 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+
 @migrations()
-def m009_ticket_deadlines(db: Database) -> None:
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
+
+@migrations()
+def m010_faq_edits(db: Database) -> None:
+    # Every FAQ edit made in the console: the file's text before and after, for the diff and revert.
+    db["faq_edits"].create(
+        {"id": int, "at": str, "who": str, "entry_id": str, "action": str, "file": str,
+         "before": str, "after": str, "diff": str},
+        pk="id", not_null={"at", "who", "action", "file"},
+    )
+    db["faq_edits"].create_index(["entry_id", "id"])
+@migrations()
+def m011_ticket_deadlines(db: Database) -> None:
     # Stored instants (UTC ISO text) so the once-a-minute timer reads only the
     # tickets that are due, and the queue sorts by deadline in SQL:
     # sla_due_at = the next reminder or escalation, deadline_at = the deadline
@@ -185,7 +201,7 @@ def m009_ticket_deadlines(db: Database) -> None:
 
 
 @migrations()
-def m010_ticket_search_and_figures(db: Database) -> None:
+def m012_ticket_search_and_figures(db: Database) -> None:
     # Full-text search over what a ticket was about and how it was solved, so a
     # technician finds how a problem was fixed before. The index follows the
     # table through triggers. Tone and vowel marks are removed by the tokenizer
