@@ -109,7 +109,13 @@ def test_the_generator_builds_the_sizes_asked_through_the_projects_schema(servic
 def test_closed_tickets_come_newest_first_page_after_page_without_gaps_or_repeats(services: Services) -> None:
     pages = all_pages(services, QueueFilter(statuses=("closed",)), limit=37)
     expected = [r["id"] for r in services.db.query("select id from tickets where status = 'closed' order by id desc")]
-    assert [t.id for t in pages] == expected
+    counted = services.tickets.page(admin(services), QueueFilter(statuses=("closed",)), limit=37).total
+    assert ([t.id for t in pages], counted) == (expected, len(expected))
+
+
+def test_a_count_stops_at_its_bound(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.desk.tickets.COUNT_LIMIT", 100)
+    assert services.tickets.page(admin(services), QueueFilter(statuses=("closed",))).total == 101
 
 
 def test_the_open_queue_is_paged_by_deadline_ties_and_tickets_without_one_included(writable: Services) -> None:

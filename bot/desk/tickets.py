@@ -80,6 +80,7 @@ def _ticket(row: dict) -> Ticket:
 
 
 PAGE_SIZE = 50
+COUNT_LIMIT = 1000  # a list says how many tickets it has up to this; beyond, "more than"
 _SEARCH_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -98,7 +99,7 @@ class QueueFilter:
 class TicketPage:
     tickets: list[Ticket]
     next_cursor: str | None  # pass as `after` for the next page; None on the last page
-    total: int
+    total: int  # at most COUNT_LIMIT + 1, meaning "more than COUNT_LIMIT"
 
 
 def fts_query(text: str) -> str | None:
@@ -191,26 +192,29 @@ class TicketStore:
 
         Open tickets come by deadline (the oldest breach first; those without
         a deadline last), then by number; resolved and closed ones newest
-        first; a search, best match first. `after` is the cursor of the
+        first; a search too, newest first. `after` is the cursor of the
         previous page; a cursor that makes no sense starts from the top.
         """
         self._require_technician(actor)
         where, params = self._where(wanted)
         order, keyset = self._ordering(wanted)
-        total = self.db.execute(f"select count(*) from tickets t {self._join(wanted)} where {where}",
-                                params).fetchone()[0]
+        total = self.db.execute(  # counted up to a bound: a count must not read 50,000 rows either
+            f"select count(*) from (select 1 from {self._source(wanted)} where {where} limit ?)",
+            [*params, COUNT_LIMIT + 1]).fetchone()[0]
         seek, seek_params = keyset(after) if after else ("", [])
         rows = list(self.db.query(
-            f"select t.*{', f.rank as _rank' if wanted.search else ''} from tickets t {self._join(wanted)} "
-            f"where {where}{seek} order by {order} limit ?", [*params, *seek_params, limit + 1]))
+            f"select t.* from {self._source(wanted)} where {where}{seek} order by {order} limit ?",
+            [*params, *seek_params, limit + 1]))
         more = len(rows) > limit
         rows = rows[:limit]
         cursor = self._cursor(wanted, rows[-1]) if more and rows else None
         return TicketPage([_ticket(r) for r in rows], cursor, total)
 
     @staticmethod
-    def _join(wanted: QueueFilter) -> str:
-        return "join tickets_fts f on f.rowid = t.id" if wanted.search else ""
+    def _source(wanted: QueueFilter) -> str:
+        # A search walks the full-text index newest first and looks each hit up (CROSS JOIN keeps
+        # that order): FTS5 gives its matches by rowid without reading or ranking them all.
+        return "tickets_fts f cross join tickets t on t.id = f.rowid" if wanted.search else "tickets t"
 
     @staticmethod
     def _where(wanted: QueueFilter) -> tuple[str, list[object]]:
@@ -238,10 +242,10 @@ class TicketStore:
 
     def _ordering(self, wanted: QueueFilter) -> tuple[str, Callable[[str], tuple[str, list[object]]]]:
         if wanted.search:
-            def after_rank(cursor: str) -> tuple[str, list[object]]:
-                kind, rank, ticket_id = _split_cursor(cursor, "r", float)
-                return (" and (f.rank > ? or (f.rank = ? and t.id > ?))", [rank, rank, ticket_id]) if kind else ("", [])
-            return "f.rank, t.id", after_rank
+            def before_hit(cursor: str) -> tuple[str, list[object]]:
+                kind, _, ticket_id = _split_cursor(cursor, "i", str)
+                return (" and f.rowid < ?", [ticket_id]) if kind else ("", [])
+            return "f.rowid desc", before_hit
         if self._by_deadline(wanted):
             def after_deadline(cursor: str) -> tuple[str, list[object]]:
                 kind, deadline, ticket_id = _split_cursor(cursor, "d", str)
@@ -259,8 +263,6 @@ class TicketStore:
         return "t.id desc", before_id
 
     def _cursor(self, wanted: QueueFilter, row: dict) -> str:
-        if wanted.search:
-            return f"r:{row['_rank']!r}:{row['id']}"
         if self._by_deadline(wanted):
             return f"d:{row['deadline_at'] or ''}:{row['id']}"
         return f"i::{row['id']}"

@@ -211,7 +211,9 @@ def m012_ticket_search_and_figures(db: Database) -> None:
     # The admin's figures without reading every ticket and question per view:
     # recent tickets by their creation time; median times from indexes on the
     # durations themselves (SQLite walks half an index, no row is read).
-    db["tickets"].create_index(["created_at"], index_name="tickets_created")
+    db["tickets"].create_index(["created_at", "system_id", "commune_id"], index_name="tickets_created")
+    db["tickets"].create_index(["status", "commune_id"], index_name="tickets_status_commune")
+    db["tickets"].create_index(["status", "system_id"], index_name="tickets_status_system")
     db.execute(
         "create index tickets_first_response_minutes on tickets "
         "((julianday(first_response_at) - julianday(created_at)) * 1440) where first_response_at is not null")

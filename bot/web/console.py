@@ -39,7 +39,7 @@ from bot.desk.accounts import USERNAME, Accounts, Session, hash_password, passwo
 from bot.desk.actions import unanswered_questions
 from bot.desk.figures import recent_figures
 from bot.desk.people import Person
-from bot.desk.tickets import QueueFilter
+from bot.desk.tickets import COUNT_LIMIT, QueueFilter
 from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
@@ -487,7 +487,9 @@ class Console:
                 f'<td>{e(tickets.system_name(t.system_id))}</td><td>{e(tickets.commune_name(t.commune_id))}</td>'
                 f'<td>{sla}</td><td>{e(t.description[:80])}{solved}</td></tr>')
         kept = {k: v for k, v in q.items() if k in ("system", "status", "commune", "sla", "q") and v}
-        pager = f'<p class="pager" id="count">{e(msg.TICKETS_FOUND.format(n=page.total))}'
+        found = (msg.TICKETS_FOUND.format(n=page.total) if page.total <= COUNT_LIMIT
+                 else msg.TICKETS_FOUND_MANY.format(n=COUNT_LIMIT))
+        pager = f'<p class="pager" id="count">{e(found)}'
         if q.get("after"):
             pager += f' <a id="first-page" href="/console?{e(urlencode(kept))}">{e(msg.FIRST_PAGE)}</a>'
         if page.next_cursor:
