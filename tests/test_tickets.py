@@ -288,7 +288,8 @@ def test_the_timer_reads_only_the_tickets_that_are_due(bot: Bot) -> None:
         ["2026-11-24T08:00:00+00:00"]).fetchall()
     selects = [sql for sql in read if sql.startswith("select")]
     assert selects == [  # no ticket read one by one, none walked day by day
-        "select * from tickets where status = 'resolved' and resolved_at <= '2026-11-21T07:01:00+00:00'",
-        "select * from tickets where status in ('new','assigned') and sla_due_at <= '2026-11-24T07:01:00+00:00' "
-        "order by id"]
+        "select * from tickets indexed by tickets_status_resolved where status = 'resolved' "
+        "and resolved_at <= '2026-11-21T07:01:00+00:00'",
+        "select * from tickets indexed by tickets_status_sla_due where status in ('new','assigned') "
+        "and sla_due_at <= '2026-11-24T07:01:00+00:00' order by id"]
     assert "USING INDEX tickets_status_sla_due" in str(plan)
