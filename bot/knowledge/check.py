@@ -48,7 +48,17 @@ def _features(text: str) -> set[str]:
     return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
 
 
-def candidate_phrasings(kb: KnowledgeBase, share: float = CANDIDATE_SHARE) -> Iterator[tuple[Entry, str]]:
+class OutOfTime(Exception):
+    """The check's budget ran out."""
+
+
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime
+
+
+def candidate_phrasings(kb: KnowledgeBase, share: float = CANDIDATE_SHARE,
+                        deadline: float | None = None) -> Iterator[tuple[Entry, str]]:
     """Phrasings that share at least `share` of another entry's phrasing's weight (idf over entries).
 
     Each phrasing indexes only its rarest features, up to where the rest
@@ -56,9 +66,11 @@ def candidate_phrasings(kb: KnowledgeBase, share: float = CANDIDATE_SHARE) -> It
     its own features in that index, so common words never make long lists.
     Found one at a time, so a caller with a deadline can stop at any point.
     """
-    docs: list[tuple[int, str, set[str]]] = [
-        (i, text, _features(text)) for i, entry in enumerate(kb.entries) for text in entry.phrasings
-    ]
+    docs: list[tuple[int, str, set[str]]] = []
+    for i, entry in enumerate(kb.entries):
+        if i % 256 == 0:
+            _in_time(deadline)
+        docs += [(i, text, _features(text)) for text in entry.phrasings]
     df: dict[str, int] = defaultdict(int)
     entry_features: dict[int, set[str]] = defaultdict(set)
     for i, _, feats in docs:
@@ -71,13 +83,17 @@ def candidate_phrasings(kb: KnowledgeBase, share: float = CANDIDATE_SHARE) -> It
     mass = [sum(weight[f] for f in feats) for _, _, feats in docs]
     prefix: dict[str, list[int]] = defaultdict(list)
     for k, (_, _, feats) in enumerate(docs):
+        if k % 1024 == 0:
+            _in_time(deadline)
         rest = mass[k]
         for feature in sorted(feats, key=lambda f: (-weight[f], f)):
             if rest < share * mass[k]:
                 break
             prefix[feature].append(k)
             rest -= weight[feature]
-    for entry_index, text, feats in docs:
+    for k, (entry_index, text, feats) in enumerate(docs):
+        if k % 64 == 0:
+            _in_time(deadline)
         if _meets_another(entry_index, feats, docs, prefix, weight, mass, share):
             yield kb.entries[entry_index], text
 
@@ -107,33 +123,41 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher, level: Level = "erro
     problems: list[Problem] = []
     reported: set[frozenset[str]] = set()
     phrasings = sum(len(e.phrasings) for e in kb.entries)
+    deadline = None if budget is None else time.monotonic() + budget
     candidates: Iterable[tuple[Entry, str]] = (
-        ((e, t) for e in kb.entries for t in e.phrasings) if share is None else candidate_phrasings(kb, share))
-    began = time.monotonic()
+        ((e, t) for e in kb.entries for t in e.phrasings) if share is None
+        else candidate_phrasings(kb, share, deadline))
     done = 0
-    for entry, text in candidates:
-        if budget is not None and time.monotonic() - began > budget:
-            problems.append(Problem(
-                "faq", 0, f"the check for entries too alike to tell apart stopped after {budget:g} s, "
-                f"having put {done} of {phrasings} phrasings to the matcher; "
-                "run 'python -m bot faq check' for all of them", level="warning"))
-            break
-        done += 1
-        ranked = matcher.rank(text, limit=3)
-        own = next((c.score for c in ranked if c.entry_id == entry.id), 0.0)
-        for other in ranked:
-            pair = frozenset((entry.id, other.entry_id))
-            if other.entry_id == entry.id or pair in reported:
-                continue
-            if other.score >= own - MIN_SELF_LEAD:
-                reported.add(pair)
-                problems.append(Problem(
-                    entry.file, entry.line,
-                    f"'{text}' matches entry {other.entry_id} as well as its own "
-                    f"({other.score:.2f} vs {own:.2f}); reword one of them or merge them",
-                    entry.id, level=level,
-                ))
+    try:
+        for entry, text in candidates:
+            _in_time(deadline)
+            done += 1
+            _check_one(matcher, entry, text, level, reported, problems)
+    except OutOfTime:
+        problems.append(Problem(
+            "faq", 0, f"the check for entries too alike to tell apart stopped after {budget:g} s, "
+            f"having put {done} of {phrasings} phrasings to the matcher; "
+            "run 'python -m bot faq check' for all of them", level="warning"))
     return problems
+
+
+def _check_one(matcher: Matcher, entry: Entry, text: str, level: Level,
+               reported: set[frozenset[str]], problems: list[Problem]) -> None:
+    """Ask the matcher about one phrasing; a problem when another entry scores about as high."""
+    ranked = matcher.rank(text, limit=3)
+    own = next((c.score for c in ranked if c.entry_id == entry.id), 0.0)
+    for other in ranked:
+        pair = frozenset((entry.id, other.entry_id))
+        if other.entry_id == entry.id or pair in reported:
+            continue
+        if other.score >= own - MIN_SELF_LEAD:
+            reported.add(pair)
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"'{text}' matches entry {other.entry_id} as well as its own "
+                f"({other.score:.2f} vs {own:.2f}); reword one of them or merge them",
+                entry.id, level=level,
+            ))
 
 
 def stale_fit(directory: Path, kb: KnowledgeBase) -> list[Problem]:
