@@ -170,6 +170,12 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+
+@migrations()
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)
