@@ -23,7 +23,13 @@ from PIL import Image
 from bot import messages as msg
 from bot.app import Services, build_services
 from bot.config import ConfigError, WebConfig, load_config
-from bot.desk.accounts import LINK_CODE_ALPHABET, LINK_CODE_LENGTH, LINK_CODE_MINUTES, Accounts, hash_password
+from bot.desk.accounts import (
+    LINK_CODE_ALPHABET,
+    LINK_CODE_LENGTH,
+    LINK_CODE_MINUTES,
+    Accounts,
+    hash_password,
+)
 from bot.runner import start, stop
 from bot.store.attachments import MAX_PIXELS, UnsafeImage, sanitise_image
 from bot.web.console import LINK_PER_CLIENT, Console, console_routes
