@@ -36,6 +36,7 @@ HELP_TECHNICIAN = (
 HELP_ADMIN = (
     "Quản trị:\n"
     "/taifaq – nạp lại FAQ · /chuatraloi – câu hỏi chưa trả lời được · /thongke – thống kê\n"
+    "/cachly – tin nhắn bị cách ly (không đọc được)\n"
     "/capquyen kênh:id technician|admin · /thuhoi kênh:id · /duyet ID · /tuchoi ID"
 )
 ASK_PROMPT = "Anh/chị gõ câu hỏi, tôi sẽ tìm hướng dẫn phù hợp."
@@ -246,7 +247,7 @@ COMMAND_USAGE = {
     "reply": "Cú pháp: /traloi N nội dung", "note": "Cú pháp: /ghichu N nội dung",
     "wait": "Cú pháp: /cho N [nội dung]", "resolve": "Cú pháp: /xong N ghi chú",
     "reopen": "Cú pháp: /mo N [lý do]", "reload": "Cú pháp: /taifaq",
-    "unanswered": "Cú pháp: /chuatraloi", "stats": "Cú pháp: /thongke",
+    "unanswered": "Cú pháp: /chuatraloi", "stats": "Cú pháp: /thongke", "quarantine": "Cú pháp: /cachly",
     "grant": "Cú pháp: /capquyen kênh:id technician|admin", "revoke": "Cú pháp: /thuhoi kênh:id",
     "approve": "Cú pháp: /duyet ID", "reject": "Cú pháp: /tuchoi ID",
 }
@@ -261,6 +262,10 @@ RELOAD_REFUSED = "FAQ có lỗi nên chưa nạp lại (FAQ cũ vẫn đang dùn
 NOTHING_UNANSWERED = "Chưa có câu hỏi nào mà FAQ không trả lời được."
 UNANSWERED_TITLE = "Câu hỏi FAQ chưa trả lời được (số lần · câu hỏi · lý do):"
 UNANSWERED_LINE = "{n}× {query} ({why})"
+NOTHING_QUARANTINED = "Không có tin nhắn nào bị cách ly."
+QUARANTINE_TITLE = ("Tin nhắn bị cách ly (hệ thống không đọc hoặc không xử lý được), {n} tin; "
+                    "mới nhất trước. Xem đầy đủ: python -m bot quarantine list")
+QUARANTINE_LINE = "#{id} {at} · {channel} · update {update}: {error}"
 FEEDBACK_LABELS = {
     "none": "không tìm thấy", "not_right": "trả lời chưa đúng", "none_of_these": "không câu nào đúng",
     "escalated": "chuyển kỹ thuật viên",
