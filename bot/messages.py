@@ -326,3 +326,14 @@ ALERT_OUTBOX_BACKLOG = ("⚠️ {n} tin nhắn trên kênh {channel} đang chờ
                         "Kiểm tra kết nối của máy chủ (python -m bot doctor).")
 ALERT_CHANNEL_FAILING = ("⚠️ Kênh {channel} gửi lỗi liên tiếp: {n} tin đang thử lại. Lỗi gần nhất: {error}. "
                          "Tin nhắn vẫn được giữ và sẽ gửi khi kênh hoạt động lại.")
+
+
+# -- the FAQ editor (/admin/faq); faq check's own findings stay as it words them -----------------
+
+FAQ_ID_INVALID = "Mã chỉ gồm chữ thường không dấu, số và dấu -, từ 3 đến 61 ký tự."
+FAQ_ID_TAKEN = "Mã {id} đã được câu hỏi khác dùng."
+FAQ_SYSTEM_UNKNOWN = "Không có hệ thống \"{system}\"."
+FAQ_FIELD_EMPTY = "Không được để trống."
+FAQ_ENTRY_GONE = "Câu hỏi {id} không còn (có thể người khác vừa xoá)."
+FAQ_EDIT_GONE = "Không có sửa đổi #{edit}."
+FAQ_CHANGED_SINCE = "{file} đã được sửa sau lần #{edit}; hãy hoàn tác các lần sửa sau trước."
