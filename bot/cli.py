@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -14,12 +15,15 @@ import click
 from bot import messages
 from bot.app import Services, build_services, run_timers
 from bot.channels import terminal
+from bot.channels.common import StartError
+from bot.channels.quarantine import describe, listing
 from bot.channels.terminal import TerminalSender
 from bot.config import Config, ConfigError, load_config
 from bot.desk.accounts import Accounts
 from bot.desk.state import State
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.knowledge.check import check
+from bot.language.calibration import FIT_FILE, load_decider
 from bot.language.matching import Matcher, MatchResult
 from bot.ops.lock import AlreadyRunning, instance_lock
 from bot.runner import configure_logging, run_until_signal
@@ -59,7 +63,17 @@ def _build_matcher(config: Config, faq_files: tuple[Path, ...] = ()) -> Matcher:
         raise click.ClickException(
             f"the knowledge base has errors (run `python -m bot faq check`):\n{exc}"
         ) from exc
-    return Matcher(kb, config.matcher)
+    return Matcher(kb, config.matcher, _decider(config))
+
+
+def _decider(config: Config):  # noqa: ANN202 - Decider | None
+    """The fitted decision model of the knowledge folder (None: thresholds from config)."""
+    try:
+        return load_decider(config.knowledge_dir, config.matcher.target_error_rate)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(
+            f"{config.knowledge_dir / FIT_FILE} is unreadable ({exc}); run `python -m bot matcher fit`"
+        ) from exc
 
 
 def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -> str:
@@ -71,6 +85,11 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
         lines += [entry.answer.rstrip(), "", messages.ANSWER_FOOTER,
                   f"[{messages.CHOICE_SOLVED}] [{messages.CHOICE_NOT_RIGHT}] "
                   f"[{messages.CHOICE_TECHNICIAN}]"]
+        if result.alternatives:
+            lines.append(messages.ANSWER_ALTERNATIVES)
+            for c in result.alternatives:
+                entry = kb.entry(c.entry_id)
+                lines.append(f"  - {entry.question if entry else c.entry_id}")
     elif result.decision == "clarify":
         lines.append(messages.CLARIFY_INTRO)
         for n, c in enumerate(result.candidates, 1):
@@ -81,7 +100,8 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
         lines.append(messages.NO_MATCH)
     if explain:
         scores = ", ".join(f"{c.entry_id} {c.score:.2f}" for c in result.candidates) or "-"
-        lines += ["", f"-- decision: {result.decision}, score {result.score:.2f}; candidates: {scores}"]
+        chance = "" if result.probability is None else f", P(right) {result.probability:.2f}"
+        lines += ["", f"-- decision: {result.decision}, score {result.score:.2f}{chance}; candidates: {scores}"]
     return "\n".join(lines)
 
 
@@ -100,14 +120,17 @@ def cli() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="FAQ file(s) to use instead of the knowledge base's (synonyms still apply).",
 )
-def match(config_path: Path, faq_files: tuple[Path, ...]) -> None:
+@click.option("--thresholds-only", is_flag=True,
+              help="Decide by the score/margin thresholds of config.yaml, ignoring the fitted model "
+                   "(the rule used before it; for comparisons).")
+def match(config_path: Path, faq_files: tuple[Path, ...], thresholds_only: bool) -> None:
     """Read one question per line on stdin; write one JSON decision per line."""
     config = _load_config(config_path)
     # Matching needs questions, not valid answers: problems are reported, not fatal.
     kb = load_knowledge(config.knowledge_dir, list(faq_files) or None, strict=False)
     for problem in kb.warnings:
         click.echo(str(problem), err=True)
-    matcher = Matcher(kb, config.matcher)
+    matcher = Matcher(kb, config.matcher, None if thresholds_only else _decider(config))
     out = sys.stdout
     for line in sys.stdin:
         query = line.rstrip("\r\n")
@@ -130,6 +153,15 @@ def _services(config_path: Path) -> Services:
         return build_services(config)
     except (KnowledgeError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except (sqlite3.Error, OSError) as exc:  # unwritable folder, read-only or corrupt file, full disk
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _database_problem(config: Config, exc: Exception) -> str:
+    """One line for an operator: which database, what is wrong, which setting to check."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"cannot open the database {config.database}: {reason} "
+            "(check `database` in config.yaml, the file and its folder)")
 
 
 def _terminal_chat(services: Services, user: str) -> None:
@@ -152,12 +184,20 @@ def run(config_path: Path) -> None:
                       json_lines=config.logging.format == "json")
     try:
         with instance_lock(config.database):
-            services = _services(config_path)
-            asyncio.run(run_until_signal(services, env))
+            _serve(_services(config_path), env)
     except AlreadyRunning as exc:
         raise click.ClickException(f"{exc}; only one bot may serve a database") from exc
+    except OSError as exc:  # the lock file cannot be made beside the database
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _serve(services: Services, env: dict[str, str]) -> None:
+    try:
+        asyncio.run(run_until_signal(services, env))
+    except StartError as exc:  # a messenger refused the token or cannot be reached
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:  # most often: the port is taken by another program
-        web = config.web
+        web = services.config.web
         raise click.ClickException(f"cannot serve on {web.host}:{web.port}: {exc.strerror or exc} "
                                    "(change web.port in config.yaml)") from exc
 
@@ -219,6 +259,28 @@ def users_add(config_path: Path, username: str, role: str, password: str) -> Non
     click.echo(f"account {username} ({role}) saved")
 
 
+@cli.group("quarantine")
+def quarantine_group() -> None:
+    """Updates a channel could not parse or handle (kept raw, acknowledged, skipped)."""
+
+
+@quarantine_group.command("list")
+@config_option
+@click.option("--before", type=int, default=None, help="Show those older than this id (paging).")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def quarantine_list(config_path: Path, before: int | None, limit: int) -> None:
+    """List quarantined updates, newest first."""
+    services = _services(config_path)
+    rows = listing(services.db, before, limit)
+    if not rows:
+        click.echo("no quarantined updates" if before is None else "no older quarantined updates")
+        return
+    for row in rows:
+        click.echo(describe(row))
+    if len(rows) == limit:
+        click.echo(f"older: --before {rows[-1]['id']}")
+
+
 @cli.group()
 def faq() -> None:
     """Work with the FAQ knowledge base."""
@@ -243,6 +305,40 @@ def faq_check(config_path: Path, path: Path | None) -> None:
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(1)
+
+
+@cli.group()
+def matcher() -> None:
+    """The FAQ matcher's decision model."""
+
+
+@matcher.command("fit")
+@config_option
+@click.option("--seed", default=0, show_default=True, help="Seed of the rewrites and FAQ parts.")
+def matcher_fit(config_path: Path, seed: int) -> None:
+    """Fit the answer/clarify decision on questions the knowledge base generates about itself.
+
+    Writes knowledge/matcher-fit.json; run it again after the FAQ changes
+    (`faq check` says when the fit is stale).
+    """
+    from bot.language.fitting import fit, kb_fingerprint, read_out_of_scope, self_observations
+
+    config = _load_config(config_path)
+    try:
+        kb = load_knowledge(config.knowledge_dir)
+    except KnowledgeError as exc:
+        raise click.ClickException(f"the knowledge base has errors (run `python -m bot faq check`):\n{exc}") from exc
+    observations = self_observations(kb, config.matcher, read_out_of_scope(config.knowledge_dir), seed=seed,
+                                     progress=lambda line: click.echo(line, err=True))
+    result = fit(observations, kb_fingerprint(kb))
+    path = config.knowledge_dir / FIT_FILE
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    chosen = next((p for p in reversed(result["error_curve"])
+                   if p["error"] <= config.matcher.target_error_rate), None)
+    click.echo(f"{len(observations)} questions ({result['examples']['answerable']} answerable); wrote {path}")
+    if chosen:
+        click.echo(f"at target error rate {config.matcher.target_error_rate}: answer when P(right) >= "
+                   f"{chosen['threshold']:.3f}, {chosen['answered']:.0%} of these questions answered directly")
 
 
 from bot.ops.commands import add_commands  # noqa: E402 - attached last; it needs the options above

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from bot import messages as msg
+from bot.desk.conversation import _short
 from tests.harness import ADMIN, TECH, TECH2, Bot, make_config
 
 
@@ -78,6 +80,25 @@ def test_clarify_offers_choices_and_a_pick_gives_the_answer(bot: Bot) -> None:
     answer = bot.send("an", "1")[0]  # typing the number picks like the button
     first = bot.services.faq.kb.entry(answer_entry := bot.services.db["query_log"].get(1)["feedback"].split(":")[1])
     assert answer_entry and answer.text.startswith(first.answer.rstrip())
+
+
+def test_a_likely_answer_carries_alternatives_and_one_can_be_picked(bot: Bot) -> None:
+    matcher = bot.services.faq.matcher
+    assert matcher.decider is not None  # the shipped knowledge base has a fitted decision
+    # Every answer is "likely but not certain" with these thresholds.
+    matcher.decider = dataclasses.replace(matcher.decider, answer_at=0.0, certain_at=1.0)
+    kb = bot.services.faq.kb
+    reply = bot.send("an", "quên mật khẩu phần mềm một cửa")[0]
+    answer = kb.entry("motcua-quen-mat-khau").answer.rstrip()
+    assert reply.text == answer + "\n\n" + msg.ANSWER_FOOTER + "\n\n" + msg.ANSWER_ALTERNATIVES
+    result = matcher.match("quên mật khẩu phần mềm một cửa")
+    others = [kb.entry(c.entry_id) for c in result.alternatives]
+    assert 1 <= len(others) <= 2 and "motcua-quen-mat-khau" not in [e.id for e in others]
+    assert [c.label for c in reply.choices] == [_short(e.question) for e in others] + [
+        msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN]
+    picked = bot.send("an", action=reply.choices[0].action)[0]
+    assert picked.text.startswith(others[0].answer.rstrip())
+    assert bot.services.db["query_log"].get(1)["feedback"] == f"picked:{others[0].id}"
 
 
 def test_none_of_these_offers_a_ticket(bot: Bot) -> None:

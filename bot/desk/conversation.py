@@ -296,7 +296,13 @@ class Engine:
         if result.decision == "answer" and result.entry_id:
             entry = kb.entry(result.entry_id)
             assert entry is not None
-            return [self._answer(entry.answer, qid)]
+            reply = self._answer(entry.answer, qid)
+            ids = [c.entry_id for c in result.candidates]  # what _log_query stored: pick:qid:index
+            more = tuple(Choice(_short(e.question), f"pick:{qid}:{ids.index(c.entry_id)}")
+                         for c in result.alternatives if (e := kb.entry(c.entry_id)) and c.entry_id in ids)
+            if more:  # likely but not certain: "Hoặc có phải: …" under the answer
+                reply = Reply(reply.text + "\n\n" + msg.ANSWER_ALTERNATIVES, more + reply.choices)
+            return [reply]
         if result.decision == "clarify":
             choices = [
                 Choice(_short(kb.entry(c.entry_id).question if kb.entry(c.entry_id) else c.entry_id), f"pick:{qid}:{i}")
@@ -321,10 +327,11 @@ class Engine:
         })
 
     def _query(self, qid: int, person: Person) -> dict:
-        row = self.db["query_log"].get(qid)
-        if row["user_id"] != person.id:
-            raise KeyError(qid)  # someone else's buttons
-        return row
+        """The logged question a button refers to; KeyError (a stale button) if it is not theirs."""
+        rows = list(self.db["query_log"].rows_where("id = ? and user_id = ?", [qid, person.id]))
+        if not rows:
+            raise KeyError(qid)  # a forged id, or someone else's buttons
+        return rows[0]
 
     def _on_faq_action(self, kind: str, arg: str, inc: Incoming, person: Person, state: State) -> list[Reply]:
         if kind == "esc":
@@ -538,9 +545,10 @@ class Engine:
         return Reply("\n".join(lines), tuple(choices))
 
     def _on_ticket_action(self, kind: str, arg: str, person: Person, state: State) -> list[Reply]:
-        if kind == "done":
+        if kind == "done":  # the ticket is looked up, so a forged "done:abc" is a stale button, not "#abc"
+            ticket = self.tickets.visible_to(int(arg), person)
             state.name, state.data = "idle", {}
-            return [Reply(msg.LEFT_TICKET.format(code=f"#{arg}"), _MENU)]
+            return [Reply(msg.LEFT_TICKET.format(code=ticket.code), _MENU)]
         if kind == "rate":
             ticket_id, _, stars = arg.partition(":")
             ticket = self.tickets.rate(int(ticket_id), person, int(stars))
