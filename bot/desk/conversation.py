@@ -25,6 +25,7 @@ from bot import messages as msg
 from bot.config import Config
 from bot.desk.accounts import Accounts
 from bot.desk.actions import Desk
+from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
 from bot.desk.state import State
 from bot.desk.tickets import TicketError, TicketStore
@@ -68,7 +69,8 @@ class Engine:
 
     def __init__(self, db: Database, config: Config, faq: Faq, people: People, tickets: TicketStore,
                  communes: tuple[Commune, ...], calendar: WorkingHours,
-                 clock: Callable[[], datetime], on_outbox: Callable[[], None] | None = None) -> None:
+                 clock: Callable[[], datetime], on_outbox: Callable[[], None] | None = None,
+                 incidents: Incidents | None = None) -> None:
         self.db = db
         self.config = config
         self.faq = faq
@@ -78,7 +80,8 @@ class Engine:
         self.calendar = calendar
         self.clock = clock
         self.on_outbox = on_outbox
-        self.desk = Desk(db, faq, people, tickets, clock)
+        self.incidents = incidents
+        self.desk = Desk(db, faq, people, tickets, clock, incidents)
 
     # -- entry point ------------------------------------------------------------
 
@@ -253,6 +256,8 @@ class Engine:
                 return self._on_flow_action(kind, arg, inc, person, state)
             if kind in ("add", "fixed", "broken", "rate", "withdraw", "done"):
                 return self._on_ticket_action(kind, arg, person, state)
+            if kind == "inc" and self.incidents is not None:
+                return self._join_incident(int(arg.partition(":")[2]), inc, person, state)
         except TicketError as exc:
             return [Reply(str(exc))]
         except (ValueError, KeyError, IndexError):
@@ -293,6 +298,7 @@ class Engine:
         result = self.faq.matcher.match(text[:MATCH_CHARS])
         qid = self._log_query(person, inc.channel, text, result)
         kb = self.faq.kb
+        notice = self._incident_notice(result)
         if result.decision == "answer" and result.entry_id:
             entry = kb.entry(result.entry_id)
             assert entry is not None
@@ -302,14 +308,14 @@ class Engine:
                          for c in result.alternatives if (e := kb.entry(c.entry_id)) and c.entry_id in ids)
             if more:  # likely but not certain: "Hoặc có phải: …" under the answer
                 reply = Reply(reply.text + "\n\n" + msg.ANSWER_ALTERNATIVES, more + reply.choices)
-            return [reply]
+            return notice + [reply]
         if result.decision == "clarify":
             choices = [
                 Choice(_short(kb.entry(c.entry_id).question if kb.entry(c.entry_id) else c.entry_id), f"pick:{qid}:{i}")
                 for i, c in enumerate(result.candidates)
             ]
             choices.append(Choice(msg.CLARIFY_NONE_OF_THESE, f"fb:none:{qid}"))
-            return [Reply(msg.CLARIFY_INTRO, tuple(choices))]
+            return notice + [Reply(msg.CLARIFY_INTRO, tuple(choices))]
         return [Reply(msg.NO_MATCH, (Choice(msg.BTN_REPORT, f"esc:{qid}"), Choice(msg.BTN_ASK_AGAIN, "menu:ask")))]
 
     def _answer(self, answer: str, qid: int) -> Reply:
@@ -455,6 +461,10 @@ class Engine:
         if kind == "sys" and data.get("step") == "system":
             if arg not in self.faq.kb.systems:
                 return [Reply(msg.STALE_BUTTON)]
+            outage = self.incidents.active(arg) if self.incidents is not None else None
+            if outage is not None and not data.get("outage_seen"):  # a known outage: say so first
+                data["outage_seen"] = True
+                return [self.incidents.notice(outage, f"sys:{arg}")]  # type: ignore[union-attr]
             data.update(system=arg, step="description")
             if data.get("description"):
                 return [Reply(msg.ESC_DESCRIPTION_PREFILLED.format(text=_short(data["description"], 300)),
@@ -520,12 +530,37 @@ class Engine:
             data.get("urgency", "normal"), data.get("photos", []), self._transcript(person))
         state.name, state.data = "idle", {}
         text = msg.TICKET_OPENED.format(code=ticket.code, system=self.tickets.system_name(ticket.system_id))
+        outage = self.incidents.of_ticket(ticket.id) if self.incidents is not None else None
+        if outage is not None:
+            text += "\n" + self.incidents.linked_notice(outage, ticket)  # type: ignore[union-attr]
         now = self.clock()
         if not self.calendar.is_open(now):
             opens = self.calendar.next_open(now)
             text += "\n" + msg.OUTSIDE_HOURS.format(when=opens.strftime("%H:%M %d/%m/%Y"))
         return [Reply(text, (Choice(msg.BTN_ADD_INFO.format(code=ticket.code), f"add:{ticket.id}"),
                              Choice(msg.BTN_MY_TICKETS, "menu:tickets")))]
+
+    # -- shared outages ---------------------------------------------------------------------
+
+    def _incident_notice(self, result: MatchResult) -> list[Reply]:
+        """The notice of an open outage on the system a question is about, to come first."""
+        if self.incidents is None or result.decision not in ("answer", "clarify"):
+            return []
+        best = result.entry_id or (result.candidates[0].entry_id if result.candidates else None)
+        entry = self.faq.kb.entry(best) if best else None
+        outage = self.incidents.active(entry.system) if entry else None
+        return [self.incidents.notice(outage, "menu:report")] if outage is not None else []
+
+    def _join_incident(self, incident_id: int, inc: Incoming, person: Person, state: State) -> list[Reply]:
+        """'Xã tôi cũng bị': a ticket linked to the outage, in one press (registration first if needed)."""
+        if not person.registered:
+            return self._start_escalation(person, state, description="", system=None)
+        description = state.data.get("description", "") if state.name == "esc" else ""
+        ticket = self.incidents.join(incident_id, person, inc.channel, description,  # type: ignore[union-attr]
+                                     self._transcript(person))
+        state.name, state.data = "idle", {}
+        return [Reply(msg.INCIDENT_JOINED.format(code=ticket.code, incident=f"S{incident_id}"),
+                      (Choice(msg.BTN_ADD_INFO.format(code=ticket.code), f"add:{ticket.id}"),))]
 
     # -- tickets from the official's side -------------------------------------------------
 

@@ -92,6 +92,9 @@ class TicketStore:
         self.calendar = calendar
         self.clock = clock
         self.commune_names = commune_names or {}
+        # Set by the incidents desk: sees each new ticket first; True means it joined a shared
+        # outage, whose card the technicians get instead of one card per report.
+        self.on_opened: Callable[[Ticket], bool] | None = None
 
     # -- reading --------------------------------------------------------------
 
@@ -216,6 +219,15 @@ class TicketStore:
         else:
             self._to_queue(ticket, reply)
 
+    def tell_official(self, ticket: Ticket, reply: Reply) -> None:
+        """A message to the ticket's official on its channel (for the incidents desk)."""
+        self._to_user(ticket, reply)
+
+    def event(self, ticket_id: int, actor: Person | None, kind: str, text: str = "",
+              internal: bool = False, data: dict | None = None) -> int:
+        """Record an event on a ticket (for the incidents desk)."""
+        return self._event(ticket_id, actor, kind, text, internal, data)
+
     def _refresh_card(self, ticket_id: int) -> None:
         ticket = self.get(ticket_id)
         self._to_queue(ticket, self.card(ticket))
@@ -263,7 +275,8 @@ class TicketStore:
         for ref in photos:
             self._attach(ticket_id, event, channel, ref)
         ticket = self.get(ticket_id)
-        self._to_queue(ticket, self.card(ticket))
+        if self.on_opened is None or not self.on_opened(ticket):
+            self._to_queue(ticket, self.card(ticket))
         return ticket
 
     def _attach(self, ticket_id: int, event_id: int, channel: str, ref: str) -> None:

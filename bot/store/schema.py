@@ -214,6 +214,30 @@ def m032_quarantine(db: Database) -> None:
     )
 
 
+@migrations()
+def m040_insight(db: Database) -> None:
+    # Shared outages: one incident, many linked tickets (each ticket in at most one).
+    db["incidents"].create(
+        {"id": int, "system_id": str, "title": str, "status": str, "opened_at": str, "opened_by": int,
+         "declared": int, "resolved_at": str, "resolved_by": int, "note": str},
+        pk="id", not_null={"system_id", "status", "opened_at"}, defaults={"declared": 0},
+    )
+    db["incidents"].create_index(["status", "system_id"])
+    db["incident_tickets"].create({"ticket_id": int, "incident_id": int, "linked_at": str}, pk="ticket_id")
+    db["incident_tickets"].create_index(["incident_id"])
+    # Announcements and the outbox rows that carry them (for sent / held / failed counts).
+    db["announcements"].create(
+        {"id": int, "created_at": str, "author_id": int, "text": str, "audience": str, "recipients": int},
+        pk="id", not_null={"created_at", "text", "audience"},
+    )
+    db["announcement_messages"].create(
+        {"outbox_id": int, "announcement_id": int, "user_id": int, "channel": str}, pk="outbox_id",
+    )
+    db["announcement_messages"].create_index(["announcement_id"])
+    # Monthly reports already sent to the admins, so a restart sends none twice.
+    db["monthly_reports"].create({"month": str, "sent_at": str, "path": str}, pk="month")
+
+
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

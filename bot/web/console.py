@@ -49,6 +49,7 @@ from bot.store.outbox import iso
 from bot.web.faq_pages import FaqPages
 from bot.web.limits import Attempts, Limit
 from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
+from bot.web.insight_pages import insight_routes, report_links
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ class Console:
             web.post("/logout", self.logout),
             web.get("/setup", self.setup_page),
             web.post("/setup", self.setup),
+            *insight_routes(self),
         ]
 
     def client(self, request: web.Request) -> str:
@@ -181,7 +183,8 @@ class Console:
         return response
 
     def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
-        nav = '<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> <a href="/admin">Quản trị</a>'
+        nav = ('<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> '
+               '<a href="/console/incidents">Sự cố chung</a> <a href="/admin">Quản trị</a>')
         if session is not None and session.username:
             nav += (f' <form method="post" action="/logout" class="inline">{self._csrf(session)}'
                     f'<button>Đăng xuất ({e(session.username)})</button></form>')
@@ -594,6 +597,7 @@ class Console:
             f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
             f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
             f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
+            + report_links(self)
         )
         return self._page(request, "Quản trị", body, session)
 
