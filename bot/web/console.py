@@ -27,7 +27,9 @@ import math
 import secrets
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -52,6 +54,7 @@ from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse
 from bot.web.insight_pages import insight_routes, report_links
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "web"
 COOKIE = "sid"
@@ -142,7 +145,7 @@ class Console:
         """The client's address (behind trusted proxies, the one they name): for limits and logs."""
         return client_address(request, self.proxies)
 
-    async def _offload(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _offload(self, fn: Callable[..., T], *args: object) -> T:
         """Run CPU-heavy work (scrypt, image decoding) in a worker thread, a few at a time."""
         async with self._heavy:
             return await asyncio.to_thread(fn, *args)
@@ -273,6 +276,9 @@ class Console:
             return self._page(request, msg.SETUP_TITLE, f'<p class="notice" id="setup-done">'
                               f'{e(msg.SETUP_DONE_ALREADY)}</p><p><a href="/login">{e(msg.LOGIN_TITLE)}</a></p>')
         given = request.query.get("token")
+        session = self._session(request)
+        if given is not None and session is not None and session.token in self._setup_sessions:
+            raise web.HTTPFound("/setup")  # the operator's own browser opening its link again
         if given is not None:
             if self.setup_token is None or not secrets.compare_digest(given.encode(), self.setup_token.encode()):
                 log.warning("console: a wrong or used setup link from %s", self.client(request))
@@ -283,7 +289,6 @@ class Console:
             response = web.HTTPFound("/setup")  # the token leaves the address bar and the history
             self._set_cookie(response, session.token)
             raise response
-        session = self._session(request)
         if session is None or session.token not in self._setup_sessions:
             return self._setup_refused(request)
         return self._setup_form(request, session)
