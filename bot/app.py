@@ -108,6 +108,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     incidents = Incidents(writer_db, faq, writer_tickets, config, clock)
     engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox,
                     incidents)
+    writer.call(writer_tickets.refresh_deadlines)  # the SLA or the calendar may have changed since the last run
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
     attachments = AttachmentStore(config.uploads_dir)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)

@@ -35,7 +35,7 @@ from bot.knowledge.live import Faq
 from bot.language.matching import MatchResult
 from bot.language.text import fold
 from bot.models import Choice, Incoming, Outcome, Reply
-from bot.store.database import is_unavailable
+from bot.store.database import insert, is_unavailable, upsert
 from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
@@ -105,11 +105,11 @@ class Engine:
                 dispatch: Callable[[Incoming, Person, State], list[Reply]]) -> Outcome:
         with self.db.atomic():
             if incoming.update_id is not None:
-                key = [incoming.channel, incoming.update_id]
-                if list(self.db["processed_updates"].rows_where("channel = ? and update_id = ?", key)):
+                recorded = self.db.execute(
+                    "insert or ignore into processed_updates (channel, update_id, at) values (?, ?, ?)",
+                    [incoming.channel, incoming.update_id, iso(self.clock())]).rowcount
+                if not recorded:  # seen before: a redelivery
                     return Outcome(duplicate=True)
-                self.db["processed_updates"].insert(
-                    {"channel": incoming.channel, "update_id": incoming.update_id, "at": iso(self.clock())})
             person = self.people.identify(incoming.channel, incoming.user_ref, incoming.chat_ref,
                                           incoming.display_name, private=not incoming.in_group)
             state = self._load_state(incoming)
@@ -178,23 +178,23 @@ class Engine:
         return self._load_state_for(inc.channel, inc.user_ref)
 
     def _load_state_for(self, channel: str, user_ref: str) -> State:
-        rows = list(self.db["conversations"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
-        if not rows:
+        row = self.db.execute("select state, data from conversations where channel = ? and user_ref = ?",
+                              [channel, user_ref]).fetchone()
+        if row is None:
             return State()
-        return State(rows[0]["state"], json.loads(rows[0]["data"] or "{}"))
+        return State(row[0], json.loads(row[1] or "{}"))
 
     def _save_state(self, inc: Incoming, state: State) -> None:
         self._save_state_for(inc.channel, inc.user_ref, state)
 
     def _save_state_for(self, channel: str, user_ref: str, state: State) -> None:
-        self.db["conversations"].upsert(
-            {"channel": channel, "user_ref": user_ref, "state": state.name,
-             "data": json.dumps(state.data, ensure_ascii=False), "updated_at": iso(self.clock())},
-            pk=("channel", "user_ref"),
-        )
+        upsert(self.db, "conversations",
+               {"channel": channel, "user_ref": user_ref, "state": state.name,
+                "data": json.dumps(state.data, ensure_ascii=False), "updated_at": iso(self.clock())},
+               pk=("channel", "user_ref"))
 
     def _log(self, person: Person, channel: str, direction: str, text: str) -> None:
-        self.db["messages"].insert({"user_id": person.id, "at": iso(self.clock()),
+        insert(self.db, "messages", {"user_id": person.id, "at": iso(self.clock()),
                                     "direction": direction, "channel": channel, "text": text})
 
     def _transcript(self, person: Person) -> list[dict]:
@@ -326,13 +326,11 @@ class Engine:
         )
 
     def _log_query(self, person: Person, channel: str, text: str, result: MatchResult) -> int:
-        table = self.db["query_log"]
-        table.insert({
+        return insert(self.db, "query_log", {
             "at": iso(self.clock()), "user_id": person.id, "channel": channel, "query": text,
             "decision": result.decision, "entry_id": result.entry_id, "score": round(result.score, 4),
             "candidates": json.dumps([c.entry_id for c in result.candidates]),
         })
-        return int(table.last_pk)  # type: ignore[arg-type]
 
     def _query(self, qid: int, person: Person) -> dict:
         """The logged question a button refers to; KeyError (a stale button) if it is not theirs."""
