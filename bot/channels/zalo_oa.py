@@ -166,7 +166,8 @@ class ZaloOAChannel:
             if list(self.db["inbox"].rows_where("channel = ? and event_id = ?", [CHANNEL, event_id])):
                 return False
             self.db["inbox"].insert({"channel": CHANNEL, "event_id": event_id, "status": "pending",
-                                     "payload": json.dumps(event, ensure_ascii=False),
+                                     # ASCII-escaped: a lone surrogate from a JSON escape cannot fail the insert
+                                     "payload": json.dumps(event),
                                      "received_at": iso(self.clock())})
         return True
 
