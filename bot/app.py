@@ -21,11 +21,22 @@ from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
+from bot.models import ChannelTraits
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 TICK_SECONDS = 60.0
+# What each channel can show, so the core words prompts truthfully ("bấm" only where there are
+# buttons, "gõ số" where choices are numbered, the share-phone button only on Telegram) and
+# shortens labels only where a button must fit a phone screen.
+CHANNEL_TRAITS: dict[str, ChannelTraits] = {
+    "telegram": ChannelTraits(buttons=True, numbered=False, share_contact=True, label_limit=40),
+    "web": ChannelTraits(buttons=True, numbered=False),
+    "zalo_oa": ChannelTraits(buttons=True, numbered=True, label_limit=40),  # ≤ 5 buttons, else numbered lines
+    "zalo": ChannelTraits(buttons=False, numbered=True),
+    "terminal": ChannelTraits(buttons=False, numbered=True),
+}
 
 
 def system_clock() -> datetime:
@@ -58,7 +69,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     people.apply_config(config.people)
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
-    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox)
+    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox, CHANNEL_TRAITS)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
 
 
