@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from bot import messages as msg
 from bot.channels.common import split_text
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError
@@ -31,10 +32,11 @@ EVENT_IMAGE = "message.image.received"
 
 
 def render_numbered(reply: Reply) -> str:
-    """The reply as plain text with its choices as "Gõ 1 …" lines."""
+    """The reply as plain text with its choices as "Gõ 1 …" lines, set apart by a rule so that
+    an answer's own numbered steps are never mistaken for choices."""
     lines = [reply.text]
     if reply.choices:
-        lines.append("")
+        lines += ["", msg.CHOICES_NUMBERED]
         lines += [f"Gõ {n}: {choice.label}" for n, choice in enumerate(reply.choices, 1)]
     return "\n".join(lines)
 

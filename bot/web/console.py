@@ -343,8 +343,9 @@ class Console:
             f'<b>{e(self._name(ev["actor_id"]))}</b> {e(msg.EVENT_LABELS.get(ev["kind"], ev["kind"]))}'
             f'{": " + e(ev["text"]) if ev["text"] else ""}</li>'
             for ev in tickets.events(ticket.id, include_internal=True))
-        transcript = "".join(f'<li class="{e(m["direction"])}">{e(m["text"][:300])}</li>'
-                             for m in tickets.transcript(ticket.id))
+        transcript = "".join(
+            f'<li class="{e(m["direction"])}"><b>{e(msg.TRANSCRIPT_WHO.get(m["direction"], ""))}</b> '
+            f'{e(m["text"][:300])}</li>' for m in tickets.transcript(ticket.id))
         attachments = "".join(
             f'<a href="{e(a["file_ref"])}"><img src="{e(a["file_ref"])}" alt="ảnh {i}"></a>'
             if a["file_ref"].startswith("/files/") else f'<span class="ref">{e(a["channel"])}: {e(a["file_ref"][:40])}</span>'
@@ -550,7 +551,7 @@ table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border-botto
 .late{{color:#b71c1c;font-weight:700}} .notice{{background:#e8f5e9;padding:.5rem}} .error{{color:#b71c1c}}
 pre#card{{white-space:pre-wrap;font-family:inherit;background:#fff;padding:.8rem;border-radius:.4rem}}
 #attachments img{{max-width:12rem;max-height:12rem;margin:.3rem;border:1px solid #ccc}}
-#events li.internal{{background:#fff8e1}} .actions form{{background:#fff;padding:.6rem;margin:.5rem 0;border-radius:.4rem}}
+#events li.internal{{background:#fff8e1}} #transcript li.out{{color:#555;background:#f3f3f3}} #transcript li.gap{{color:#888;list-style:none}} .actions form{{background:#fff;padding:.6rem;margin:.5rem 0;border-radius:.4rem}}
 #messages{{display:flex;flex-direction:column;gap:.5rem;min-height:50vh}}
 .msg{{max-width:85%;padding:.6rem .8rem;border-radius:.8rem;white-space:pre-wrap;background:#fff}}
 .msg.me{{align-self:flex-end;background:#dcedc8}} .msg img{{max-width:100%}}
