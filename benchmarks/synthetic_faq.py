@@ -50,6 +50,7 @@ from bot.knowledge.base import (
     KnowledgeError,
     Problem,
     Synonyms,
+    layer_dirs,
     load_knowledge,
     load_synonyms,
     parse_faq_file,
@@ -327,7 +328,8 @@ class Lexicon:
 def default_sources(eval_dir: Path = DEFAULT_EVAL_DIR,
                     knowledge_dir: Path = DEFAULT_KNOWLEDGE) -> list[Path]:
     """The dev FAQ and the knowledge base's FAQ files, those that exist."""
-    files = [eval_dir / "dev_faq.yaml", *sorted((knowledge_dir / "faq").glob("*.yaml"))]
+    files = [eval_dir / "dev_faq.yaml",
+             *(f for layer in layer_dirs(knowledge_dir) for f in sorted((layer / "faq").glob("*.yaml")))]
     return [f for f in files if f.is_file()]
 
 
@@ -570,7 +572,7 @@ def real_synonyms(knowledge_dir: Path = DEFAULT_KNOWLEDGE,
         except (KnowledgeError, OSError):
             continue
     problems: list[Problem] = []
-    return load_synonyms(knowledge_dir / "synonyms.yaml", problems)
+    return load_synonyms(layer_dirs(knowledge_dir)[0] / "synonyms.yaml", problems)
 
 
 def synthetic_kb(entries: Sequence[Entry], synonyms: Synonyms | None = None) -> KnowledgeBase:

@@ -19,6 +19,7 @@ from bot.desk.conversation import Engine
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
+from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import ChannelTraits
@@ -63,7 +64,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                         list(wh.extra_workdays), wh.timezone, "working_hours")
     faq = Faq(config.knowledge_dir, config.matcher)
-    communes = load_communes(config.knowledge_dir / "communes.yaml")
+    communes = load_communes(province_file(config.knowledge_dir, "communes.yaml"))
     db = open_database(config.database)
     people = People(db, clock)
     people.apply_config(config.people)

@@ -159,12 +159,12 @@ class WebConfig:
 class Config:
     """The whole validated configuration; paths are resolved against the file's folder."""
 
-    knowledge_dir: Path = _help("Folder with faq/*.yaml, systems.yaml, synonyms.yaml.", Path("knowledge"))
+    knowledge_dir: Path = _help("Knowledge folder: national/ and province/ layers (each with faq/*.yaml, systems.yaml, synonyms.yaml), or one such layer.", Path("knowledge"))
     database: Path = _help("SQLite file for users, tickets and the outbox.", Path("data/bot.sqlite"))
     matcher: MatcherConfig = _help("FAQ matcher thresholds.", MatcherConfig())
     people: PeopleConfig = _help("Technicians, admins and registration.", PeopleConfig())
     queues: dict[str, tuple[str, ...]] = _help(
-        "Per queue id (knowledge/systems.yaml), the chats that receive its tickets, "
+        "Per queue id (knowledge/province/systems.yaml), the chats that receive its tickets, "
         "as 'channel:chat-id'. A queue with none notifies the admins.", {})
     tickets: TicketsConfig = _help("Ticket lifecycle and SLA targets.", TicketsConfig())
     working_hours: WorkingHoursConfig = _help("Office calendar.", WorkingHoursConfig())

@@ -124,7 +124,7 @@ def answer_of(site: Site, entry_id: str) -> str:
 
 def variants(knowledge: Path, entry_id: str) -> list[str]:
     """The variants of a may.yaml entry, as the file on disk says."""
-    faq = yaml.safe_load((knowledge / "faq" / "may.yaml").read_text(encoding="utf-8"))
+    faq = yaml.safe_load((knowledge / "national" / "faq" / "may.yaml").read_text(encoding="utf-8"))
     return next(entry["variants"] for entry in faq["entries"] if entry["id"] == entry_id)
 
 

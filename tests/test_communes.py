@@ -11,7 +11,7 @@ from bot.knowledge.base import KnowledgeError
 from bot.knowledge.communes import Commune, find_communes, load_communes
 
 REPO = Path(__file__).resolve().parent.parent
-COMMUNES = load_communes(REPO / "knowledge" / "communes.yaml")
+COMMUNES = load_communes(REPO / "knowledge" / "province" / "communes.yaml")
 BAT_XAT = Commune("xa-bat-xat", "Xã Bát Xát", "xa")
 LAO_CAI = Commune("phuong-lao-cai", "Phường Lào Cai", "phuong")
 

@@ -192,15 +192,15 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
         assert question in admin
         csrf = await console.csrf("/admin")
         await console.client.post("/admin/variant", data={"csrf": csrf, "entry_id": "may-go-tieng-viet", "text": question})
-        assert question in (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8")
+        assert question in (knowledge / "national" / "faq" / "may.yaml").read_text(encoding="utf-8")
         assert (await console.say(question))[-1]["text"].endswith(msg.ANSWER_FOOTER)
         assert question not in await (await console.client.get("/admin")).text()  # answered now: off the list
         # A variant another entry already has is refused, and the file is left as it was.
-        before = (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8")
+        before = (knowledge / "national" / "faq" / "may.yaml").read_text(encoding="utf-8")
         response = await console.client.post("/admin/variant", data={
             "csrf": csrf, "entry_id": "may-in-khong-in", "text": question})
         assert "Chưa thêm được" in await response.text()
-        assert (knowledge / "faq" / "may.yaml").read_text(encoding="utf-8") == before
+        assert (knowledge / "national" / "faq" / "may.yaml").read_text(encoding="utf-8") == before
 
 
 async def test_run_with_no_token_serves_the_console_until_stopped(tmp_path: Path) -> None:

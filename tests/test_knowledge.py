@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.knowledge.base import MAX_ANSWER_CHARS, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.base import (
+    MAX_ANSWER_CHARS,
+    KnowledgeError,
+    Problem,
+    layer_dirs,
+    load_knowledge,
+    province_file,
+)
 
 SYSTEMS = """\
 version: 1
@@ -171,3 +178,40 @@ def test_the_shipped_knowledge_base_loads_without_errors() -> None:
     assert len(kb.entries) >= 80
     assert len({e.system for e in kb.entries}) >= 10
     assert all(e.system in kb.systems for e in kb.entries)
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_province_entry_replaces_the_national_entry_with_its_id(tmp_path: Path) -> None:
+    write(tmp_path / "national" / "faq" / "cks.yaml", GOOD)
+    write(tmp_path / "national" / "systems.yaml", SYSTEMS)
+    province = GOOD.replace("Cắm sang cổng USB khác.", "Gọi đầu mối chứng thư số của tỉnh.")
+    province_faq = write(tmp_path / "province" / "faq" / "cks.yaml", province)
+    write(tmp_path / "province" / "systems.yaml",
+          "version: 1\nsystems:\n  - id: cks\n    name: Chữ ký số\n    queue: tinh-cks\n")
+    kb = load_knowledge(tmp_path)
+    (entry,) = kb.entries
+    assert (entry.answer, entry.file) == ("Gọi đầu mối chứng thư số của tỉnh.", str(province_faq))
+    assert (kb.systems["cks"].name, kb.systems["cks"].owner, kb.systems["cks"].queue) == (
+        "Chữ ký số", "Sở KH&CN", "tinh-cks")
+
+
+def test_an_id_used_twice_within_one_layer_is_still_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "national" / "faq" / "a.yaml", GOOD)
+    second = write(tmp_path / "national" / "faq" / "b.yaml", GOOD.replace("Máy tính không nhận USB token", "Khác"))
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(tmp_path)
+    assert [str(p) for p in info.value.problems] == [
+        f"{second}:3: [cks-token-khong-nhan] error: duplicate id, first used at "
+        f"{tmp_path / 'national' / 'faq' / 'a.yaml'}:3",
+    ]
+
+
+def test_the_shipped_province_layer_holds_the_communes() -> None:
+    knowledge = Path(__file__).resolve().parent.parent / "knowledge"
+    assert province_file(knowledge, "communes.yaml") == knowledge / "province" / "communes.yaml"
+    assert layer_dirs(knowledge) == (knowledge / "national", knowledge / "province")

@@ -213,7 +213,7 @@ def test_reload_with_a_broken_faq_keeps_the_old_one(tmp_path: Path) -> None:
     bot = Bot(dataclasses.replace(make_config(tmp_path), knowledge_dir=knowledge))
     question = "máy tính không nhận usb token, báo không tìm thấy chứng thư số"
     before = bot.send("an", question)[0].text
-    faq = knowledge / "faq" / "cks.yaml"
+    faq = knowledge / "national" / "faq" / "cks.yaml"
     good = faq.read_text(encoding="utf-8")
     faq.write_text(good.replace("    answer: |", "    answer: [", 1), encoding="utf-8")
     refused = bot.say(ADMIN, "/taifaq")[0]

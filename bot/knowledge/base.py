@@ -224,8 +224,8 @@ def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
     return entries
 
 
-def _cross_entry_problems(entries: Sequence[Entry]) -> list[Problem]:
-    """Duplicate ids and phrasings that two entries share (the matcher could not choose)."""
+def _duplicate_ids(entries: Sequence[Entry]) -> list[Problem]:
+    """Two entries of one layer with the same id (across layers an id is an override)."""
     problems: list[Problem] = []
     first_by_id: dict[str, Entry] = {}
     for entry in entries:
@@ -235,6 +235,12 @@ def _cross_entry_problems(entries: Sequence[Entry]) -> list[Problem]:
                                     f"duplicate id, first used at {other.file}:{other.line}", entry.id))
         else:
             first_by_id[entry.id] = entry
+    return problems
+
+
+def _shared_phrasings(entries: Sequence[Entry]) -> list[Problem]:
+    """Phrasings that two entries share (the matcher could not choose) or one entry repeats."""
+    problems: list[Problem] = []
     owner_of: dict[str, Entry] = {}
     for entry in entries:
         seen_here: set[str] = set()
@@ -255,6 +261,24 @@ def _cross_entry_problems(entries: Sequence[Entry]) -> list[Problem]:
             else:
                 owner_of[key] = entry
     return problems
+
+
+def overlay(layers: Sequence[Sequence[Entry]]) -> list[Entry]:
+    """The entries of every layer, a later layer's entry replacing an earlier one with its id.
+
+    This is how a province changes a national answer: it writes an entry with
+    the national id in its own folder, and the national one is no longer served.
+    The replacement takes the place of the entry it replaces, so order is kept.
+    """
+    merged: dict[str, Entry] = {}
+    for entries in layers:
+        seen_in_layer: set[str] = set()
+        for entry in entries:
+            if entry.id in seen_in_layer:
+                continue  # a duplicate within the layer: reported by _duplicate_ids
+            seen_in_layer.add(entry.id)
+            merged[entry.id] = entry  # a dict keeps the first position of a key
+    return list(merged.values())
 
 
 def load_systems(path: Path, problems: list[Problem]) -> dict[str, System]:
@@ -331,25 +355,86 @@ def load_synonyms(path: Path, problems: list[Problem]) -> Synonyms:
     return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop))
 
 
+NATIONAL = "national"
+PROVINCE = "province"
+
+
+def layer_dirs(directory: Path) -> tuple[Path, ...]:
+    """The folders a knowledge base is read from, national first, then the province.
+
+    `knowledge/national/` holds what is the same in every province (procedures,
+    national systems, the language); `knowledge/province/` holds this
+    province's communes, owners, contacts and local entries, so another
+    province adopts the bot by replacing that one folder. A folder with
+    neither sub-folder is a knowledge base of one layer (a test fixture, or a
+    single folder being checked).
+    """
+    found = tuple(d for d in (directory / NATIONAL, directory / PROVINCE) if d.is_dir())
+    return found or (directory,)
+
+
+def province_file(directory: Path, name: str) -> Path:
+    """A province-only file (communes, contacts): in `province/`, or in a one-layer folder."""
+    province = directory / PROVINCE
+    return province / name if province.is_dir() or (directory / NATIONAL).is_dir() else directory / name
+
+
+def _merge_systems(layers: Sequence[dict[str, System]]) -> dict[str, System]:
+    """Systems of every layer; a later layer's non-empty fields replace an earlier one's."""
+    merged: dict[str, System] = {}
+    for systems in layers:
+        for system_id, system in systems.items():
+            base = merged.get(system_id)
+            if base is None:
+                merged[system_id] = system
+                continue
+            changes = {f.name: getattr(system, f.name) for f in dataclasses.fields(System)
+                       if getattr(system, f.name)}
+            merged[system_id] = dataclasses.replace(base, **changes)
+    return merged
+
+
+def _merge_synonyms(layers: Sequence[Synonyms]) -> Synonyms:
+    """Synonym tables of every layer; a later layer's phrase replaces an earlier one's."""
+    abbreviations: dict[str, tuple[str, ...]] = {}
+    synonyms: dict[str, tuple[str, ...]] = {}
+    stopwords: set[str] = set()
+    for table in layers:
+        abbreviations.update(table.abbreviations)
+        synonyms.update(table.synonyms)
+        stopwords |= table.stopwords
+    return Synonyms(abbreviations, synonyms, frozenset(stopwords))
+
+
 def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
                    strict: bool = True) -> KnowledgeBase:
     """Load the knowledge base; raise KnowledgeError listing every error found.
 
-    `faq_files`, when given, replaces `directory/faq/*.yaml` (the systems and
-    synonym tables still come from `directory`). With `strict=False` errors
-    become warnings and whatever can be matched is kept (for `match`, which
-    needs questions but not valid answers).
+    Every layer (see `layer_dirs`) contributes its `faq/*.yaml`,
+    `systems.yaml` and `synonyms.yaml`; a province entry with a national
+    entry's id replaces it. `faq_files`, when given, replaces every layer's
+    FAQ folder (the systems and synonym tables still come from the layers).
+    With `strict=False` errors become warnings and whatever can be matched is
+    kept (for `match`, which needs questions but not valid answers).
     """
     problems: list[Problem] = []
-    systems = load_systems(directory / "systems.yaml", problems)
-    synonyms = load_synonyms(directory / "synonyms.yaml", problems)
-    files = list(faq_files) if faq_files is not None else sorted((directory / "faq").glob("*.yaml"))
-    if not files:
-        problems.append(Problem(str(directory / "faq"), 0, "no FAQ files (*.yaml) found"))
-    entries: list[Entry] = []
-    for path in files:
-        entries += parse_faq_file(path, problems)
-    problems += _cross_entry_problems(entries)
+    layers = layer_dirs(directory)
+    systems = _merge_systems([load_systems(d / "systems.yaml", problems) for d in layers])
+    synonyms = _merge_synonyms([load_synonyms(d / "synonyms.yaml", problems) for d in layers])
+    if faq_files is not None:
+        files_by_layer = [list(faq_files)]
+    else:
+        files_by_layer = [sorted((d / "faq").glob("*.yaml")) for d in layers]
+    if not any(files_by_layer):
+        where = layers[0] / "faq" if len(layers) == 1 else directory
+        problems.append(Problem(str(where), 0, "no FAQ files (*.yaml) found"))
+    entries_by_layer: list[list[Entry]] = []
+    for files in files_by_layer:
+        layer_entries = [entry for path in files for entry in parse_faq_file(path, problems)]
+        problems += _duplicate_ids(layer_entries)
+        entries_by_layer.append(layer_entries)
+    entries = overlay(entries_by_layer)
+    problems += _shared_phrasings(entries)
     warnings = [
         Problem(e.file, e.line, f"unknown system '{e.system}' (not in systems.yaml)", e.id, "warning")
         for e in entries
