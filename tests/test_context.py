@@ -365,7 +365,7 @@ def test_an_faq_title_is_the_button_label(tmp_path: Path) -> None:
 
     knowledge = tmp_path / "knowledge"
     shutil.copytree(REPO / "knowledge", knowledge)
-    path = knowledge / "faq" / "email.yaml"
+    path = knowledge / "national" / "faq" / "email.yaml"
     text = path.read_text(encoding="utf-8")
     path.write_text(text.replace("  - id: email-quen-mat-khau\n",
                                  "  - id: email-quen-mat-khau\n    title: Quên mật khẩu thư công vụ\n", 1),
