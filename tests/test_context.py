@@ -141,6 +141,7 @@ def test_registration_started_by_a_report_can_be_left_and_says_how(bot: Bot) -> 
     (unknown,) = bot.send("an", "quen mk")
     assert unknown.text == msg.REG_COMMUNE_UNKNOWN.format(text="quen mk") and "hủy" in unknown.text
     assert [c.label for c in unknown.choices] == [msg.BTN_IT_IS_A_QUESTION]
+    assert bot.say("an", "2") == [msg.REG_COMMUNE_UNKNOWN.format(text="2")]  # not "only choices 1 to 1"
     assert bot.say("an", "thoát") == [msg.CANCELLED]
     assert bot.say("an", "quen mk mot cua")[0] != msg.REG_COMMUNE_UNKNOWN.format(text="quen mk mot cua")
 

@@ -39,12 +39,10 @@ _HELLO = _keys("xin chào", "chào", "chaoo", "hello", "hi", "alo", "alô", "ch�
                "chào buổi chiều")
 _FILLER = {
     "a", "e", "em", "anh", "chi", "ban", "bot", "oi", "ad", "admin", "nhe", "nha", "nhieu", "a", "ak", "ah",
-    "u", "uh", "um", "da", "vang", "roi", "nhe", "ca", "nha", "buoi", "sang", "chieu", "toi", "ma", "minh",
+    "u", "uh", "um", "da", "vang", "roi", "ca", "buoi", "sang", "chieu", "toi", "ma", "minh",
     "hihi", "haha", "hehe", "ok", "oke", "okie", "okay", "duoc", "dc", "on", "cam", "xin", "chao", "hello",
-    "hi", "alo", "thanks", "thank", "you", "tks", "camon", "chaoo", "nhieu", "ha", "hi hi", "vay", "the",
+    "hi", "alo", "thanks", "thank", "you", "tks", "camon", "chaoo", "ha", "vay", "the",
 }
-_OK = _keys("ok", "oke", "okie", "okay", "ừ", "ừm", "vâng", "dạ", "được", "đc", "dc", "rồi", "hihi", "haha",
-            "hehe", "ờ")
 _NUMBER_WORDS = {fold(w): n for n, w in enumerate(("một", "hai", "ba", "bốn", "năm"), 1)}
 _STARS = re.compile(r"^\s*([1-5])\s*(?:sao|\*|/\s*5|điểm|diem|d)?\s*$")
 

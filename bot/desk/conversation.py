@@ -151,10 +151,10 @@ class Engine:
             return self._on_action(action, inc, person, state)
         if text.startswith("/"):
             return self._on_command(text, inc, person, state)
+        if is_cancel(text) and not (inc.in_group and state.name == "idle"):
+            return self._cancel(state)
         if inc.in_group and inc.about_ticket is None:
             return []  # technicians talking among themselves
-        if is_cancel(text):
-            return self._cancel(state)
         if person.is_technician and (inc.about_ticket is not None or state.name == "resolve_note"):
             return self.desk.on_text(inc, person, state)
         word = menu_word(text) if not inc.photos else None
@@ -945,6 +945,8 @@ def _picked(text: str, state: State) -> tuple[str | None, Reply | None]:
             return None, (Reply(msg.NO_CHOICES_PENDING) if state.name == "idle" else None)
         index = int(number.group(1)) - 1
         if not 0 <= index < len(options):
+            if state.name == "reg":  # a step that reads free text: the number is its answer
+                return None, None
             return None, Reply(msg.NO_SUCH_CHOICE.format(n=len(options)))
         return options[index], None
     labels = state.data.get("labels") or []
