@@ -23,6 +23,7 @@ from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import ChannelTraits
+from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]
@@ -55,6 +56,7 @@ class Services:
     calendar: WorkingHours
     communes: tuple[Commune, ...]
     clock: Clock
+    attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
 
 
 def build_services(config: Config, clock: Clock = system_clock,
@@ -71,7 +73,8 @@ def build_services(config: Config, clock: Clock = system_clock,
     tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
                           {c.id: c.name for c in communes})
     engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox, CHANNEL_TRAITS)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock)
+    attachments = AttachmentStore(config.uploads_dir)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:

@@ -21,6 +21,7 @@ from bot.desk.state import State
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.knowledge.check import check
 from bot.language.matching import Matcher, MatchResult
+from bot.ops.lock import AlreadyRunning, instance_lock
 from bot.runner import configure_logging, run_until_signal
 from bot.store.outbox import OutboxWorker
 
@@ -146,11 +147,15 @@ def run(config_path: Path) -> None:
     plus every messenger whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_*)."""
     env = dict(os.environ)
     configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
-    services = _services(config_path)
+    config = _load_config(config_path)
     try:
-        asyncio.run(run_until_signal(services, env))
+        with instance_lock(config.database):
+            services = _services(config_path)
+            asyncio.run(run_until_signal(services, env))
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; only one bot may serve a database") from exc
     except OSError as exc:  # most often: the port is taken by another program
-        web = services.config.web
+        web = config.web
         raise click.ClickException(f"cannot serve on {web.host}:{web.port}: {exc.strerror or exc} "
                                    "(change web.port in config.yaml)") from exc
 
@@ -192,7 +197,7 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
 
 @cli.group()
 def users() -> None:
-    """Console accounts for technicians and admins (needed when the console is not on 127.0.0.1)."""
+    """Console accounts for technicians and admins (/console and /admin always need one)."""
 
 
 @users.command("add")
@@ -234,3 +239,8 @@ def faq_check(config_path: Path, path: Path | None) -> None:
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(1)
+
+
+from bot.ops.commands import add_commands  # noqa: E402 - attached last; it needs the options above
+
+add_commands(cli, config_option, _load_config)

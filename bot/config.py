@@ -9,11 +9,13 @@ live here: they come from environment variables read by the composition root.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -149,10 +151,67 @@ class ZaloOAConfig:
 
 @dataclass(frozen=True)
 class WebConfig:
-    """The bot's own HTTP server (webhooks, /healthz)."""
+    """The bot's own HTTP server (webhooks, /healthz, the web console)."""
 
     host: str = _help("Address to listen on.", "127.0.0.1")
     port: int = _help("Port to listen on.", 8080)
+    public_url: str = _help(
+        "The address people reach the console at through a reverse proxy, e.g. "
+        "https://hotro.example.vn (empty: no proxy). With https the session cookie is Secure.", "")
+    trusted_proxies: tuple[str, ...] = _help(
+        "Addresses or networks (CIDR) of the reverse proxies in front of the bot; only their "
+        "X-Forwarded-For header is believed, for attempt limits and logs.", ())
+
+    def __post_init__(self) -> None:
+        if self.public_url:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ConfigError(f"web.public_url: expected an address like https://hotro.example.vn, "
+                                  f"got {self.public_url!r}")
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        for i, value in enumerate(self.trusted_proxies):
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise ConfigError(f"web.trusted_proxies[{i}]: expected an IP address or network "
+                                  f"like 10.0.0.0/8, got {value!r}") from None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether browsers reach us over HTTPS (so cookies must never travel over plain HTTP)."""
+        return self.public_url.startswith("https://")
+
+
+@dataclass(frozen=True)
+class BackupConfig:
+    """Backups of the database, uploads and knowledge (`python -m bot backup`)."""
+
+    dir: Path = _help("Folder the backups are written to.", Path("data/backups"))
+    every_hours: float = _help("Take a backup this often while the bot runs; 0 = only by command.", 24.0)
+    keep_daily: int = _help("Keep the newest backup of each of this many recent days.", 7)
+    keep_monthly: int = _help("Also keep the newest backup of each of this many recent months.", 12)
+
+    def __post_init__(self) -> None:
+        if self.every_hours < 0:
+            raise ConfigError("backup.every_hours: must be 0 (off) or more")
+        for name in ("keep_daily", "keep_monthly"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"backup.{name}: must be 0 or more")
+        if self.keep_daily + self.keep_monthly == 0:
+            raise ConfigError("backup.keep_daily: keep_daily and keep_monthly cannot both be 0")
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """How long personal data is kept (Nghị định 13/2023/NĐ-CP); see docs/privacy.md."""
+
+    keep_texts_months: int = _help(
+        "Messages, ticket texts and screenshots of closed tickets are removed after this many "
+        "months (counts for reports stay); 0 = keep for ever.", 24)
+
+    def __post_init__(self) -> None:
+        if self.keep_texts_months < 0:
+            raise ConfigError("privacy.keep_texts_months: must be 0 (keep) or more")
 
 
 @dataclass(frozen=True)
@@ -172,6 +231,13 @@ class Config:
     zalo_bot: ZaloBotConfig = _help("Zalo Bot channel.", ZaloBotConfig())
     zalo_oa: ZaloOAConfig = _help("Zalo Official Account channel.", ZaloOAConfig())
     web: WebConfig = _help("HTTP server for webhooks and health checks.", WebConfig())
+    backup: BackupConfig = _help("Backups.", BackupConfig())
+    privacy: PrivacyConfig = _help("Retention of personal data.", PrivacyConfig())
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where screenshots officials attach are kept: beside the database."""
+        return self.database.parent / "uploads"
 
 
 def _convert(value: Any, kind: Any, key: str) -> Any:
@@ -243,7 +309,8 @@ def load_config(path: Path) -> Config:
                 raise ConfigError(f"queues.{queue}[{i}]: expected 'channel:chat-id', got {target!r}")
     base = path.resolve().parent
     return dataclasses.replace(
-        config, knowledge_dir=base / config.knowledge_dir, database=base / config.database
+        config, knowledge_dir=base / config.knowledge_dir, database=base / config.database,
+        backup=dataclasses.replace(config.backup, dir=base / config.backup.dir),
     )
 
 

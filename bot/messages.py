@@ -90,7 +90,14 @@ TERMINAL_WELCOME = (
 
 NEED_REGISTRATION = "Anh/chị cần đăng ký thông tin trước khi gửi yêu cầu (/dangky)."
 NEED_REGISTRATION_FIRST = "Để kỹ thuật viên liên hệ được, anh/chị đăng ký thông tin một lần (4 câu hỏi ngắn)."
-REG_ASK_COMMUNE = "Anh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát) " + LEAVE
+# Shown once, before the first registration question (Luật BVDLCN 91/2025/QH15; docs/privacy.md).
+PRIVACY_NOTICE = (
+    "🔒 Bot lưu họ tên, chức danh, số điện thoại, xã/phường và nội dung trao đổi của anh/chị "
+    "để kỹ thuật viên hỗ trợ và liên hệ lại; chỉ cán bộ hỗ trợ của tỉnh xem được. Nội dung các yêu cầu "
+    "đã đóng được xoá sau một thời gian. Muốn xem hoặc xoá thông tin của mình, anh/chị nhắn quản trị viên."
+)
+PROFILE_ASK_COMMUNE = "Anh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát) " + LEAVE
+REG_ASK_COMMUNE = PRIVACY_NOTICE + "\n\n" + PROFILE_ASK_COMMUNE
 REG_COMMUNE_UNKNOWN = (
     "Tôi không tìm thấy xã/phường \"{text}\" trong tỉnh. Anh/chị gõ lại tên xã/phường "
     "(tên hiện nay hoặc tên trước khi sáp nhập). " + LEAVE
@@ -327,10 +334,31 @@ STATS = (
 
 WEB_LINK_NEEDED = (
     "Để dùng hỏi đáp trên web, anh/chị nhắn /web cho bot trên Telegram hoặc Zalo "
-    "để nhận mã 6 số, rồi nhập mã vào đây."
+    "để nhận mã 8 ký tự (ví dụ K7QM-4XPA), rồi nhập mã vào đây."
 )
 WEB_LINK_BAD = "Mã không đúng hoặc đã hết hạn. Anh/chị nhắn /web cho bot để lấy mã mới."
 WEB_LINK_CODE = "Mã vào trang hỏi đáp trên web: {code} (dùng một lần, trong 10 phút)."
-WEB_BAD_UPLOAD = "Chỉ nhận ảnh PNG, JPEG, GIF hoặc WebP, tối đa 5 MB."
+WEB_BAD_UPLOAD = "Chỉ nhận ảnh PNG, JPEG, GIF hoặc WebP đọc được, tối đa 5 MB và 24 triệu điểm ảnh."
+WEB_TOO_MANY_ATTEMPTS = (
+    "Nhập sai quá nhiều lần nên tạm thời chưa thử tiếp được. "
+    "Anh/chị vui lòng đợi {minutes} phút rồi thử lại."
+)
+LOGIN_TITLE = "Đăng nhập"
+LOGIN_FAILED = "Sai tên đăng nhập hoặc mật khẩu."
+LOGIN_NO_ADMIN_YET = (
+    "Chưa có tài khoản quản trị nào. Mở liên kết dùng một lần mà bot in ra khi khởi động "
+    "để tạo tài khoản đầu tiên, hoặc chạy lệnh: python -m bot users add TÊN --role admin"
+)
+SETUP_TITLE = "Tạo tài khoản quản trị đầu tiên"
+SETUP_INTRO = "Tài khoản này đăng nhập được /console và /admin. Mật khẩu ít nhất 8 ký tự."
+SETUP_LINK_USED = (
+    "Liên kết cài đặt này đã được dùng hoặc không đúng. Khởi động lại bot để nhận liên kết mới, "
+    "hoặc tạo tài khoản bằng lệnh: python -m bot users add TÊN --role admin"
+)
+SETUP_DONE_ALREADY = "Đã có tài khoản quản trị. Anh/chị đăng nhập để tiếp tục."
+SETUP_BAD_NAME = "Tên đăng nhập gồm 2–40 chữ cái không dấu, chữ số hoặc . _ @ -"
+SETUP_SHORT_PASSWORD = "Mật khẩu cần ít nhất 8 ký tự."
+SETUP_PASSWORDS_DIFFER = "Hai lần nhập mật khẩu không khớp."
+FILE_NOT_ALLOWED = "Chỉ kỹ thuật viên và người gửi ảnh mới xem được ảnh này."
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"

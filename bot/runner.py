@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,9 @@ from bot.channels.zalo_bot import CHANNEL as ZALO_BOT
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
+from bot.config import Config
 from bot.models import Delivery
+from bot.ops.schedule import run_upkeep
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
 from bot.web.console import console_routes
@@ -41,18 +44,32 @@ log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+# A Vietnamese phone number (0… or +84…, ten digits, any spacing): personal data, masked in logs.
+PHONE = re.compile(r"(?<![\d+])(?:\+84|84|0)(?:[ .-]?\d){8}([ .-]?\d)(?!\d)")
+
+
+def mask_phones(text: str) -> str:
+    """'0912 345 678' -> '09*****678': enough to tell two numbers apart, not to call one."""
+    def mask(m: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", m.group(0))
+        return digits[:2] + "*" * (len(digits) - 5) + digits[-3:]
+    return PHONE.sub(mask, text)
+
+
 class RedactSecrets(logging.Filter):
-    """Replaces every secret in a log record's message with '***'."""
+    """Replaces every secret in a log record's message with '***', and masks phone numbers."""
 
     def __init__(self, secrets_: list[str]) -> None:
         super().__init__()
         self.secrets = [s for s in secrets_ if s]
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self.secrets):
-            for secret in self.secrets:
-                message = message.replace(secret, "***")
+        original = record.getMessage()
+        message = original
+        for secret in self.secrets:
+            message = message.replace(secret, "***")
+        message = mask_phones(message)
+        if message != original:
             record.msg, record.args = message, None
         return True
 
@@ -76,6 +93,15 @@ class Running:
     zalo_oa: ZaloOAChannel | None = None
     web_runner: web.AppRunner | None = None
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
+    setup_link: str | None = None  # the one-time first-admin link, while no admin account exists
+
+
+def base_url(config: Config) -> str:
+    """Where people open the console: web.public_url behind a proxy, else our own address."""
+    if config.web.public_url:
+        return config.web.public_url
+    host = f"[{config.web.host}]" if ":" in config.web.host else config.web.host
+    return f"http://{host}:{config.web.port}"
 
 
 def telegram_chats(services: Services) -> tuple[list[str], list[str]]:
@@ -151,8 +177,10 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     telegram = await _start_telegram(services, env, routes)
     zalo_bot = await _start_zalo_bot(services, env, routes)
     zalo_oa = await _start_zalo_oa(services, env, routes)
-    local = config.web.host in LOCAL_HOSTS
-    console_pages, web_sender, _ = console_routes(services, local)
+    # Only a machine-local server with no proxy configured lets a browser on it chat unlinked;
+    # /console and /admin need a login wherever the server is bound.
+    open_chat = config.web.host in LOCAL_HOSTS and not config.web.public_url and not config.web.trusted_proxies
+    console_pages, web_sender, console = console_routes(services, open_chat)
     senders: dict[str, Sender] = {WEB: web_sender}
     for name, channel in ((TELEGRAM, telegram), (ZALO_BOT, zalo_bot), (ZALO_OA, zalo_oa)):
         if channel is not None:
@@ -165,6 +193,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     worker = OutboxWorker(services.db, senders, services.clock, on_hold=held)
     services.engine.on_outbox = worker.wakeup.set
     running = Running(worker=worker, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
+    running.setup_link = console.setup_link(base_url(config))
 
     def health() -> dict:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
@@ -205,7 +234,11 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
 
     running = await start(services, env)
     config = services.config
-    print(f"Web console: http://{config.web.host}:{config.web.port}/chat  (Ctrl+C to stop)", flush=True)
+    running.tasks.append(asyncio.create_task(run_upkeep(config, services.clock, running.stop_event)))
+    print(f"Web console: {base_url(config)}/chat  (Ctrl+C to stop)", flush=True)
+    if running.setup_link:  # on the terminal only, never in the log: it signs in as the operator
+        print(f"First start, no admin account yet: open {running.setup_link} once to sign in and "
+              "create it (or: python -m bot users add NAME --role admin)", flush=True)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -46,11 +46,12 @@ class Site:
     url: str
     services: Services
     knowledge: Path
+    setup_link: str | None  # what `python -m bot run` prints at a first start
 
 
 @pytest.fixture
 async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    """The bot with only its web console, on 127.0.0.1 (local mode: no login), over a copy of the FAQ."""
+    """The bot with only its web console, on 127.0.0.1 (a first start: no admin yet), over a copy of the FAQ."""
     require_tools()
     knowledge = tmp_path / "knowledge"
     shutil.copytree(REPO / "knowledge", knowledge)  # the admin page edits the FAQ: never the repo's
@@ -60,7 +61,7 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     services = build_services(config)
     running = await start(services, {})
     try:
-        yield Site(f"http://127.0.0.1:{port}", services, knowledge)
+        yield Site(f"http://127.0.0.1:{port}", services, knowledge, running.setup_link)
     finally:
         await stop(running)
         services.db.close()
@@ -89,6 +90,21 @@ def screenshot_file(tmp_path: Path) -> Path:
     path = tmp_path / "error-500.png"
     path.write_bytes(tiny_png(40, 30))
     return path
+
+
+ADMIN, ADMIN_PASSWORD = "quantri", "mat-khau-dai-1"
+
+
+async def create_first_admin(browser: Browser, site: Site) -> None:
+    """The operator opens the link the first start printed and creates the admin account: signed in."""
+    assert site.setup_link is not None and site.setup_link.startswith(f"{site.url}/setup?token=")
+    await browser.open(site.setup_link.removeprefix(site.url))
+    assert browser.path == "/setup"  # the token is gone from the address bar
+    await browser.fill('form#setup input[name="username"]', ADMIN)
+    await browser.fill('form#setup input[name="password"]', ADMIN_PASSWORD)
+    await browser.fill('form#setup input[name="again"]', ADMIN_PASSWORD)
+    await browser.submit("form#setup")
+    assert browser.path == "/admin"
 
 
 async def register(browser: Browser) -> None:
@@ -135,7 +151,8 @@ async def test_chat_question_gets_the_answer(browser: Browser, site: Site) -> No
     assert answer == answer_of(site, TOKEN_ENTRY)
 
 
-async def test_escalate_with_a_screenshot(browser: Browser, screenshot_file: Path) -> None:
+async def test_escalate_with_a_screenshot(browser: Browser, site: Site, screenshot_file: Path) -> None:
+    await create_first_admin(browser, site)
     await register(browser)
     confirmation = await report_problem(browser, photo=screenshot_file)
     assert confirmation.startswith("Đã gửi yêu cầu #1 (")
@@ -150,7 +167,8 @@ async def test_escalate_with_a_screenshot(browser: Browser, screenshot_file: Pat
     assert PROBLEM in await browser.text(await browser.one("#card"))
 
 
-async def test_technician_claims_and_replies_and_the_chat_shows_it(browser: Browser) -> None:
+async def test_technician_claims_and_replies_and_the_chat_shows_it(browser: Browser, site: Site) -> None:
+    await create_first_admin(browser, site)
     await register(browser)
     await report_problem(browser)
 
@@ -175,6 +193,7 @@ async def test_technician_claims_and_replies_and_the_chat_shows_it(browser: Brow
 
 
 async def test_unanswered_question_added_as_variant_is_answered_next_time(browser: Browser, site: Site) -> None:
+    await create_first_admin(browser, site)
     await browser.open("/chat")
     first = await browser.say(SLOW_PC_QUESTION)
     await browser.screenshot("chat-no-answer")
@@ -196,3 +215,45 @@ async def test_unanswered_question_added_as_variant_is_answered_next_time(browse
     await browser.screenshot("chat-answered-after-variant")
     assert answer == answer_of(site, SLOW_PC_ENTRY)
 
+
+
+async def test_the_console_asks_for_a_login_and_the_first_start_link_works_once(browser: Browser, site: Site) -> None:
+    await browser.open("/console")
+    assert browser.path == "/login?next=/console"
+    hint = await browser.text(await browser.one("#no-admin"))
+    await browser.screenshot("login-before-any-admin")
+    assert hint == msg.LOGIN_NO_ADMIN_YET
+
+    await browser.open(site.setup_link.removeprefix(site.url))  # type: ignore[union-attr]
+    await browser.fill('form#setup input[name="username"]', ADMIN)
+    await browser.fill('form#setup input[name="password"]', ADMIN_PASSWORD)
+    await browser.fill('form#setup input[name="again"]', "something-else")
+    await browser.submit("form#setup")
+    problem = await browser.text(await browser.one("#setup p.error, p.error"))
+    await browser.screenshot("setup-passwords-differ")
+    assert problem == msg.SETUP_PASSWORDS_DIFFER
+    await browser.fill('form#setup input[name="password"]', ADMIN_PASSWORD)
+    await browser.fill('form#setup input[name="again"]', ADMIN_PASSWORD)
+    await browser.submit("form#setup")
+    assert browser.path == "/admin"
+    await browser.screenshot("admin-after-setup")
+
+    await browser.submit("header form")  # log out
+    assert browser.path == "/login"
+    await browser.open(site.setup_link.removeprefix(site.url))  # type: ignore[union-attr]
+    refused = await browser.text(await browser.one("#setup-done, #setup-refused"))
+    await browser.screenshot("setup-link-second-time")
+    assert refused == msg.SETUP_DONE_ALREADY
+
+    for _ in range(5):
+        await browser.open("/login")
+        await browser.fill('form#login input[name="username"]', ADMIN)
+        await browser.fill('form#login input[name="password"]', "doan-mo-mat-khau")
+        await browser.submit("form#login")
+    await browser.open("/login")
+    await browser.fill('form#login input[name="username"]', ADMIN)
+    await browser.fill('form#login input[name="password"]', ADMIN_PASSWORD)  # right, but too late
+    await browser.submit("form#login")
+    refused = await browser.text(await browser.one("#refused"))
+    await browser.screenshot("login-too-many-attempts")
+    assert refused == msg.WEB_TOO_MANY_ATTEMPTS.format(minutes=1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import Config, ConfigError, MatcherConfig, load_config, settings_help
+from bot.config import BackupConfig, Config, ConfigError, MatcherConfig, load_config, settings_help
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,7 +19,8 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_empty_file_gives_defaults_with_paths_relative_to_the_file(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, "")) == Config(
-        knowledge_dir=tmp_path / "knowledge", database=tmp_path / "data" / "bot.sqlite"
+        knowledge_dir=tmp_path / "knowledge", database=tmp_path / "data" / "bot.sqlite",
+        backup=BackupConfig(dir=tmp_path / "data" / "backups"),
     )
 
 

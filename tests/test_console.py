@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import FormData, web
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
+from PIL import Image
 
 from bot import messages as msg
 from bot.app import Services, build_services
@@ -18,11 +20,11 @@ from bot.desk.accounts import Accounts, check_password, hash_password
 from bot.knowledge.editing import _insert_variant
 from bot.store.outbox import OutboxWorker
 from bot.web.console import console_routes
+from bot.web.server import create_web_app
+from tests.browser import tiny_png
 from tests.harness import REPO, Clock, config_file, make_config
 
-PNG = bytes.fromhex(
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082")
+PNG = tiny_png(3, 2)  # a whole, decodable image (a broken one is refused now)
 
 
 class Console:
@@ -33,6 +35,14 @@ class Console:
         page = await (await self.client.get(path)).text()
         return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
+    async def sign_in(self, username: str = "quantri", role: str = "admin") -> None:
+        """Make a console account and log in with it through the login form, as a person would."""
+        Accounts(self.services.db, self.services.people, self.services.clock).add(username, "mat-khau-dai", role)
+        csrf = await self.csrf("/login")
+        response = await self.client.post("/login", data={"csrf": csrf, "username": username,
+                                                          "password": "mat-khau-dai"}, allow_redirects=False)
+        assert response.status == 302, await response.text()
+
     async def say(self, text: str) -> list[dict]:
         csrf = await self.csrf()
         response = await self.client.post("/chat/api/send", data={"csrf": csrf, "text": text})
@@ -42,12 +52,13 @@ class Console:
 
 
 async def make_console(tmp_path: Path, local: bool, knowledge: Path | None = None) -> AsyncIterator[Console]:
+    """The console app as the runner assembles it; `local`: a browser on this machine may chat unlinked."""
     config = make_config(tmp_path)
     if knowledge is not None:
         config = dataclasses.replace(config, knowledge_dir=knowledge)
     services = build_services(config, Clock())
     routes, sender, _ = console_routes(services, local)
-    app = web.Application()
+    app = create_web_app(dict, [])
     app.add_routes(routes)
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -103,7 +114,8 @@ async def test_only_images_of_limited_size_are_accepted(local: Console) -> None:
     assert (await local.client.post("/chat/api/send", data=form)).status == 200
     (ref,) = [p for m in (await (await local.client.get("/chat/api/messages")).json())["messages"] for p in m["photos"]]
     image = await local.client.get(ref)
-    assert (image.status, await image.read()) == (200, PNG)
+    assert (image.status, image.content_type, image.headers["X-Content-Type-Options"]) == (200, "image/png", "nosniff")
+    assert Image.open(io.BytesIO(await image.read())).size == (3, 2)  # re-encoded: the same picture, a new file
     assert (await local.client.get("/files/..%2f..%2fbot.sqlite")).status == 404
 
 
@@ -114,6 +126,7 @@ async def test_technician_pages_escape_what_officials_typed(local: Console) -> N
         services.people.update(official.id, status="active", full_name="<b>An</b>", commune_id="xa-bat-xat")
         services.tickets.open_ticket(services.people.get(official.id), "web", "motcua",
                                      "<script>alert(1)</script>", "normal", (), [])
+    await local.sign_in(role="technician")
     page = await (await local.client.get("/console/ticket/1")).text()
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     queue = await (await local.client.get("/console")).text()
@@ -126,6 +139,7 @@ async def test_a_reply_from_the_console_reaches_the_official(local: Console) -> 
         official = services.people.identify("test", "an", "an")
         services.people.update(official.id, status="active", commune_id="xa-bat-xat")
         services.tickets.open_ticket(services.people.get(official.id), "test", "motcua", "Lỗi", "normal", (), [])
+    await local.sign_in(role="technician")
     csrf = await local.csrf("/console/ticket/1")
     response = await local.client.post("/console/ticket/1/claim", data={"csrf": csrf}, allow_redirects=False)
     assert response.status == 302
@@ -159,7 +173,7 @@ async def test_off_localhost_the_chat_needs_a_code_from_the_bot(remote: Console)
         services.people.update(official.id, status="active", full_name="Nguyễn Văn An")
     code = Accounts(services.db, services.people, services.clock).link_code(official.id)
     csrf = await remote.csrf()
-    assert "Thử lại" in await (await remote.client.post("/chat/link", data={"csrf": csrf, "code": "000000"})).text()
+    assert "Thử lại" in await (await remote.client.post("/chat/link", data={"csrf": csrf, "code": "0000-0000"})).text()
     await remote.client.post("/chat/link", data={"csrf": csrf, "code": code})
     messages = await remote.say("/yeucau")
     assert messages[-1]["text"] == msg.NO_TICKETS
@@ -188,6 +202,7 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
     async for console in make_console(tmp_path, local=True, knowledge=knowledge):
         question = "bàn phím bị liệt phím"
         assert (await console.say(question))[-1]["text"] == msg.NO_MATCH
+        await console.sign_in()
         admin = await (await console.client.get("/admin")).text()
         assert question in admin
         csrf = await console.csrf("/admin")
@@ -224,11 +239,20 @@ async def test_run_with_no_token_serves_the_console_until_stopped(tmp_path: Path
         while b"Web console" not in line:
             line = await asyncio.wait_for(proc.stdout.readline(), timeout=30)  # type: ignore[union-attr]
         assert line.decode().strip() == f"Web console: http://127.0.0.1:{port}/chat  (Ctrl+C to stop)"
-        async with aiohttp.ClientSession() as http:
+        # A first start: the one-time link that signs the operator in to create the admin account.
+        setup = (await asyncio.wait_for(proc.stdout.readline(), timeout=30)).decode()  # type: ignore[union-attr]
+        link = re.search(r"open (http://\S+) once", setup).group(1)  # type: ignore[union-attr]
+        assert link.startswith(f"http://127.0.0.1:{port}/setup?token=")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # keeps cookies, as browsers do
             async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                 assert (resp.status, (await resp.json())["channels"]) == (200, ["web"])
             async with http.get(f"http://127.0.0.1:{port}/chat") as resp:
                 assert resp.status == 200 and 'id="send-form"' in await resp.text()
+            async with http.get(f"http://127.0.0.1:{port}/admin", allow_redirects=False) as resp:
+                assert (resp.status, resp.headers["Location"]) == (302, "/login?next=/admin")
+            async with http.get(link) as resp:
+                assert (resp.status, str(resp.url), 'id="setup"' in await resp.text()) == (
+                    200, f"http://127.0.0.1:{port}/setup", True)
     finally:
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.communicate(), timeout=20)

@@ -527,7 +527,7 @@ class Engine:
 
     def _ask_step(self, step: str, channel: str) -> Reply:
         if step == "commune":
-            return Reply(msg.REG_ASK_COMMUNE)
+            return Reply(msg.PROFILE_ASK_COMMUNE)
         if step == "name":
             return Reply(msg.PROFILE_ASK_NAME)
         if step == "title":

@@ -5,25 +5,29 @@ official types through the engine like any messenger, and the web channel's
 "delivery" stores replies for the page, which polls for them. Technicians and
 admins act through the same desk commands as on Telegram.
 
-Bound to 127.0.0.1 (the default) the console trusts its visitor: the pages
-act as a local admin, and the chat is whoever holds the browser. Bound
-anywhere else, technician and admin pages need a console account
-(`python -m bot users add`), and the chat must first be linked to a
-registered official with a one-time code the bot sends them (/web). Every
-form carries a CSRF token; every text is escaped; uploads are images of at
-most 5 MB.
+Trust is explicit, wherever the server is bound: technician and admin pages
+need a console account (`python -m bot users add`, or the one-time setup link
+the first start prints while no admin account exists, as Jupyter does), and
+stored files are served only to staff and to the chat they belong to. The
+chat must be linked to a registered official with a one-time code the bot
+sends them (/web), except for a browser on this very machine (bound to
+loopback, no `web.public_url`, no proxy headers), where whoever holds the
+browser registers in the chat. Logins and link codes are limited per client
+address (and logins per account) with back-off; password hashing and image
+decoding run in worker threads. Every form carries a CSRF token; every text
+is escaped; uploads are decoded and re-encoded (bot.store.attachments).
 """
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
-import re
+import math
 import secrets
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
-from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -31,23 +35,36 @@ from rapidfuzz import fuzz
 
 from bot import messages as msg
 from bot.app import Services
-from bot.desk.accounts import Accounts, Session
+from bot.desk.accounts import USERNAME, Accounts, Session, hash_password, password_matches
 from bot.desk.actions import unanswered_questions
 from bot.desk.people import Person
 from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
+from bot.store.attachments import NAME as STORED_NAME
+from bot.store.attachments import REF_PREFIX, UnsafeImage
 from bot.store.outbox import iso
+from bot.web.limits import Attempts, Limit
+from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 COOKIE = "sid"
 MAX_UPLOAD = 5 * 1024 * 1024
-IMAGE_TYPES = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpg", b"GIF8": "gif", b"RIFF": "webp"}
-CONSOLE_USER = "console"  # the local admin the console acts as when bound to 127.0.0.1
 NEW_SESSION = web.RequestKey("new_session", Session)
+COOKIE_AGE = 7 * 24 * 3600
+# Failed logins: per client address, and per account name (whoever tries it).
+LOGIN_PER_CLIENT = Limit(attempts=5, window=timedelta(minutes=15), lockout=timedelta(minutes=1),
+                         max_lockout=timedelta(hours=1))
+LOGIN_PER_ACCOUNT = Limit(attempts=10, window=timedelta(minutes=15), lockout=timedelta(minutes=5),
+                          max_lockout=timedelta(hours=1))
+# Wrong web link codes per client address (the odds this gives: Accounts.link_code).
+LINK_PER_CLIENT = Limit(attempts=5, window=timedelta(minutes=15), lockout=timedelta(minutes=1),
+                        max_lockout=timedelta(hours=1))
+# Password hashes and image decoding at once, at most: each takes a core and scrypt 16 MB.
+HEAVY_AT_ONCE = 2
 
 
 def e(value: object) -> str:
@@ -67,18 +84,32 @@ class WebSender:
                                             "payload": delivery.reply.to_json(), "at": iso(self.clock())})
 
 
+class TooManyAttempts(Exception):
+    def __init__(self, wait: timedelta) -> None:
+        super().__init__(wait)
+        self.wait = wait
+
+
 class Console:
-    def __init__(self, services: Services, local: bool, uploads: Path) -> None:
+    def __init__(self, services: Services, open_chat: bool) -> None:
+        """`open_chat`: bound to loopback with no proxy configured, so a browser on this machine may chat unlinked."""
         self.s = services
-        self.local = local
-        self.uploads = uploads
+        self.open_chat = open_chat
+        self.files = services.attachments
         self.accounts = Accounts(services.db, services.people, services.clock)
-        uploads.mkdir(parents=True, exist_ok=True)
-        if local:
-            with services.db.atomic():
-                person = services.people.identify(CHANNEL, CONSOLE_USER, CONSOLE_USER)
-                services.people.update(person.id, role="admin", status="active",
-                                       full_name=person.full_name or "Quản trị (máy này)")
+        self.proxies = parse_networks(services.config.web.trusted_proxies)
+        self.secure_cookies = services.config.web.secure_cookies
+        self.login_by_client = Attempts(LOGIN_PER_CLIENT, services.clock)
+        self.login_by_account = Attempts(LOGIN_PER_ACCOUNT, services.clock)
+        self.link_by_client = Attempts(LINK_PER_CLIENT, services.clock)
+        self._heavy = asyncio.Semaphore(HEAVY_AT_ONCE)
+        # While no admin account exists: a one-time token, printed at start, that opens /setup.
+        self.setup_token: str | None = None if self.accounts.has_admin() else secrets.token_urlsafe(32)
+        self._setup_sessions: set[str] = set()
+
+    def setup_link(self, base_url: str) -> str | None:
+        """The one-time link that signs the operator in to create the first admin (None once one exists)."""
+        return f"{base_url}/setup?token={self.setup_token}" if self.setup_token else None
 
     # -- plumbing -----------------------------------------------------------------------
 
@@ -99,7 +130,38 @@ class Console:
             web.get("/login", self.login_page),
             web.post("/login", self.login),
             web.post("/logout", self.logout),
+            web.get("/setup", self.setup_page),
+            web.post("/setup", self.setup),
+            web.get("/static/chat.js", self.chat_script),
         ]
+
+    def client(self, request: web.Request) -> str:
+        """The client's address (behind trusted proxies, the one they name): for limits and logs."""
+        return client_address(request, self.proxies)
+
+    async def _offload(self, fn, *args):  # type: ignore[no-untyped-def]
+        """Run CPU-heavy work (scrypt, image decoding) in a worker thread, a few at a time."""
+        async with self._heavy:
+            return await asyncio.to_thread(fn, *args)
+
+    @staticmethod
+    def _check_limits(*checks: tuple[Attempts, str]) -> None:
+        """Raise TooManyAttempts if any (limiter, key) is locked out now."""
+        waits = [wait for attempts, key in checks if (wait := attempts.refused_for(key)) is not None]
+        if waits:
+            raise TooManyAttempts(max(waits))
+
+    def _too_many(self, request: web.Request, title: str, wait: timedelta) -> web.StreamResponse:
+        seconds = max(1, math.ceil(wait.total_seconds()))
+        response = self._page(request, title, f'<h1>{e(title)}</h1><p class="error" id="refused">'
+                              f'{e(msg.WEB_TOO_MANY_ATTEMPTS.format(minutes=math.ceil(seconds / 60)))}</p>')
+        response.set_status(429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+
+    def _set_cookie(self, response: web.StreamResponse, token: str) -> None:
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/", max_age=COOKIE_AGE,
+                            secure=self.secure_cookies or None)
 
     def _session(self, request: web.Request) -> Session | None:
         return self.accounts.session(request.cookies.get(COOKIE))
@@ -114,10 +176,7 @@ class Console:
     def _finish(self, request: web.Request, response: web.StreamResponse) -> web.StreamResponse:
         session = request.get(NEW_SESSION)
         if session is not None:
-            response.set_cookie(COOKIE, session.token, httponly=True, samesite="Strict", path="/",
-                                max_age=7 * 24 * 3600)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+            self._set_cookie(response, session.token)
         return response
 
     def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
@@ -140,17 +199,19 @@ class Console:
             raise web.HTTPForbidden(text="CSRF token missing or wrong")
         return dict(data)
 
+    def _account_person(self, session: Session | None) -> Person | None:
+        """The person a signed-in session belongs to (None: not signed in)."""
+        if session is None or not session.username:
+            return None
+        person_id = self.accounts.person_id(session.username)
+        return self.s.people.get(person_id) if person_id is not None else None
+
     def _staff(self, request: web.Request, need_admin: bool = False) -> tuple[Session, Person]:
-        """The technician (or admin) behind a console request, or a redirect to log in."""
+        """The technician (or admin) behind a console request, or a redirect to log in (wherever we are bound)."""
         session = self._ensure_session(request)
-        if self.local:
-            person = self.s.people.find(CHANNEL, CONSOLE_USER)
-        else:
-            person_id = self.accounts.person_id(session.username) if session.username else None
-            if person_id is None:
-                raise web.HTTPFound(f"/login?next={quote(request.path_qs)}")
-            person = self.s.people.get(person_id)
-        assert person is not None
+        person = self._account_person(session)
+        if person is None:
+            raise self._finish(request, web.HTTPFound(f"/login?next={quote(request.path_qs)}"))  # type: ignore[misc]
         if not person.is_technician or (need_admin and not person.is_admin):
             raise web.HTTPForbidden(text=msg.NOT_AN_ADMIN if need_admin else msg.NOT_A_TECHNICIAN)
         return session, person
@@ -163,47 +224,124 @@ class Console:
     async def login_page(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
         nxt = request.query.get("next", "/console")
-        body = (f'<h1>Đăng nhập</h1><form method="post" action="/login" id="login">{self._csrf(session)}'
+        hint = "" if self.accounts.has_admin() else f'<p class="notice" id="no-admin">{e(msg.LOGIN_NO_ADMIN_YET)}</p>'
+        body = (f'<h1>{e(msg.LOGIN_TITLE)}</h1>{hint}<form method="post" action="/login" id="login">{self._csrf(session)}'
                 f'<input type="hidden" name="next" value="{e(nxt)}">'
                 '<label>Tên đăng nhập <input name="username" autocomplete="username"></label>'
                 '<label>Mật khẩu <input name="password" type="password" autocomplete="current-password"></label>'
                 '<button>Đăng nhập</button></form>')
-        return self._page(request, "Đăng nhập", body)
+        return self._page(request, msg.LOGIN_TITLE, body)
 
     async def login(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
         form = await self._form(request, session)
-        username = str(form.get("username", ""))
-        if not self.accounts.login(username, str(form.get("password", ""))):
-            log.warning("console: failed login for %r from %s", username[:40], request.remote)
-            return self._page(request, "Đăng nhập", '<p class="error">Sai tên đăng nhập hoặc mật khẩu.</p>'
+        username = str(form.get("username", ""))[:100]
+        password = str(form.get("password", ""))[:1000]
+        client, account = self.client(request), username.casefold()
+        try:  # refused before any hashing: a flood costs us nothing
+            self._check_limits((self.login_by_client, client), (self.login_by_account, account))
+        except TooManyAttempts as exc:
+            return self._too_many(request, msg.LOGIN_TITLE, exc.wait)
+        if not await self._offload(password_matches, password, self.accounts.password_hash(username)):
+            log.warning("console: failed login for %r from %s", username[:40], client)
+            self.login_by_client.failed(client)
+            self.login_by_account.failed(account)
+            return self._page(request, msg.LOGIN_TITLE, f'<p class="error">{e(msg.LOGIN_FAILED)}</p>'
                               '<p><a href="/login">Thử lại</a></p>')
-        fresh = self.accounts.new_session(username=username)  # a new token at login: no fixation
-        self.accounts.end_session(session.token)
+        self.login_by_account.succeeded(account)
         nxt = str(form.get("next", "/console"))
-        response = web.HTTPFound(nxt if nxt.startswith("/") and not nxt.startswith("//") else "/console")
-        response.set_cookie(COOKIE, fresh.token, httponly=True, samesite="Strict", path="/", max_age=7 * 24 * 3600)
-        raise response
+        raise self._signed_in(session, username, nxt if nxt.startswith("/") and not nxt.startswith("//") else "/console")
+
+    def _signed_in(self, old: Session, username: str, to: str) -> web.HTTPFound:
+        """A new session for the account (a new token at login: no fixation), and a redirect."""
+        fresh = self.accounts.new_session(username=username)
+        self.accounts.end_session(old.token)
+        response = web.HTTPFound(to)
+        self._set_cookie(response, fresh.token)
+        return response
+
+    # -- first start: the one-time setup link ---------------------------------------------------
+
+    async def setup_page(self, request: web.Request) -> web.StreamResponse:
+        """GET /setup?token=…: the printed link signs in once; GET /setup then shows the form."""
+        if self.accounts.has_admin():
+            self.setup_token = None
+            return self._page(request, msg.SETUP_TITLE, f'<p class="notice" id="setup-done">'
+                              f'{e(msg.SETUP_DONE_ALREADY)}</p><p><a href="/login">{e(msg.LOGIN_TITLE)}</a></p>')
+        given = request.query.get("token")
+        if given is not None:
+            if self.setup_token is None or not secrets.compare_digest(given.encode(), self.setup_token.encode()):
+                log.warning("console: a wrong or used setup link from %s", self.client(request))
+                return self._setup_refused(request)
+            self.setup_token = None  # once: a second visit of the same link is refused
+            session = self.accounts.new_session()
+            self._setup_sessions = {session.token}
+            response = web.HTTPFound("/setup")  # the token leaves the address bar and the history
+            self._set_cookie(response, session.token)
+            raise response
+        session = self._session(request)
+        if session is None or session.token not in self._setup_sessions:
+            return self._setup_refused(request)
+        return self._setup_form(request, session)
+
+    def _setup_refused(self, request: web.Request) -> web.StreamResponse:
+        response = self._page(request, msg.SETUP_TITLE, f'<p class="error" id="setup-refused">{e(msg.SETUP_LINK_USED)}</p>')
+        response.set_status(403)
+        return response
+
+    def _setup_form(self, request: web.Request, session: Session, error: str = "", username: str = "") -> web.StreamResponse:
+        problem = f'<p class="error">{e(error)}</p>' if error else ""
+        body = (f'<h1>{e(msg.SETUP_TITLE)}</h1><p>{e(msg.SETUP_INTRO)}</p>{problem}'
+                f'<form method="post" action="/setup" id="setup">{self._csrf(session)}'
+                f'<label>Tên đăng nhập <input name="username" autocomplete="username" value="{e(username)}" required></label>'
+                '<label>Mật khẩu <input name="password" type="password" autocomplete="new-password" required></label>'
+                '<label>Nhập lại mật khẩu <input name="again" type="password" autocomplete="new-password" required></label>'
+                '<button>Tạo tài khoản quản trị</button></form>')
+        return self._page(request, msg.SETUP_TITLE, body)
+
+    async def setup(self, request: web.Request) -> web.StreamResponse:
+        session = self._session(request)
+        if session is None or session.token not in self._setup_sessions or self.accounts.has_admin():
+            return self._setup_refused(request)
+        form = await self._form(request, session)
+        username = str(form.get("username", "")).strip()[:100]
+        password, again = str(form.get("password", ""))[:1000], str(form.get("again", ""))[:1000]
+        error = (msg.SETUP_BAD_NAME if not USERNAME.fullmatch(username)
+                 else msg.SETUP_SHORT_PASSWORD if len(password) < 8
+                 else msg.SETUP_PASSWORDS_DIFFER if password != again else "")
+        if error:
+            return self._setup_form(request, session, error, username)
+        hashed = await self._offload(hash_password, password)
+        if session.token not in self._setup_sessions or self.accounts.has_admin():
+            return self._setup_refused(request)  # two tabs raced: the first one made the admin
+        self.accounts.store(username, hashed, "admin")
+        self._setup_sessions = set()
+        log.info("console: first admin account %r created from %s", username, self.client(request))
+        raise self._signed_in(session, username, "/admin")
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
         await self._form(request, session)
         self.accounts.end_session(session.token)
         response = web.HTTPFound("/login")
-        response.del_cookie(COOKIE, path="/")
+        response.del_cookie(COOKIE, path="/", secure=self.secure_cookies or None, httponly=True, samesite="Strict")
         raise response
 
     # -- chat -------------------------------------------------------------------------------
 
-    def _chat_allowed(self, session: Session) -> bool:
-        return self.local or self.s.people.find(CHANNEL, session.chat_ref) is not None
+    def _chat_allowed(self, request: web.Request, session: Session) -> bool:
+        """A linked official's chat; or, on an open machine, a browser on it that no proxy relayed."""
+        if self.s.people.find(CHANNEL, session.chat_ref) is not None:
+            return True
+        return self.open_chat and is_direct_loopback(request)
 
     async def chat_page(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
-        if not self._chat_allowed(session):
+        if not self._chat_allowed(request, session):
             body = (f'<h1>Hỏi đáp</h1><p>{e(msg.WEB_LINK_NEEDED)}</p>'
                     f'<form method="post" action="/chat/link" id="link">{self._csrf(session)}'
-                    '<input name="code" inputmode="numeric" autocomplete="one-time-code" placeholder="123456">'
+                    '<input name="code" autocomplete="one-time-code" autocapitalize="characters" '
+                    'maxlength="20" placeholder="K7QM-4XPA">'
                     '<button>Vào</button></form>')
             return self._page(request, "Hỏi đáp", body)
         body = CHAT_BODY.format(csrf=e(session.csrf))
@@ -212,14 +350,25 @@ class Console:
     async def chat_link(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
         form = await self._form(request, session)
+        client = self.client(request)
+        try:
+            self._check_limits((self.link_by_client, client))
+        except TooManyAttempts as exc:
+            return self._too_many(request, "Hỏi đáp", exc.wait)
         if not self.accounts.use_link_code(str(form.get("code", "")), session.chat_ref):
+            log.warning("console: a wrong web link code from %s", client)
+            self.link_by_client.failed(client)
             return self._page(request, "Hỏi đáp", f'<p class="error">{e(msg.WEB_LINK_BAD)}</p>'
                               '<p><a href="/chat">Thử lại</a></p>')
         raise self._finish(request, web.HTTPFound("/chat"))  # type: ignore[misc]
 
+    async def chat_script(self, request: web.Request) -> web.StreamResponse:
+        """The chat page's script, as a file: the Content-Security-Policy allows no inline script."""
+        return web.Response(text=CHAT_SCRIPT, content_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
     async def chat_messages(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
-        if not self._chat_allowed(session):
+        if not self._chat_allowed(request, session):
             raise web.HTTPForbidden()
         try:
             after = int(request.query.get("after", "0"))
@@ -237,7 +386,7 @@ class Console:
 
     async def chat_send(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
-        if not self._chat_allowed(session):
+        if not self._chat_allowed(request, session):
             raise web.HTTPForbidden()
         if request.content_length and request.content_length > MAX_UPLOAD + 64 * 1024:
             raise web.HTTPRequestEntityTooLarge(max_size=MAX_UPLOAD, actual_size=request.content_length)
@@ -247,10 +396,12 @@ class Console:
         photos: tuple[str, ...] = ()
         upload = form.get("photo")
         if isinstance(upload, web.FileField):
-            ref = self._save_upload(upload)
-            if ref is None:
+            data = upload.file.read(MAX_UPLOAD + 1)
+            try:
+                photos = (await self._offload(self.files.save_image, data),)
+            except UnsafeImage as exc:
+                log.info("console: refused an upload from %s: %s", self.client(request), exc)
                 return self._finish(request, web.json_response({"error": msg.WEB_BAD_UPLOAD}, status=400))
-            photos = (ref,)
         if not text and not action and not photos:
             return self._finish(request, web.json_response({"ok": True}))
         shown = text or ("[ảnh]" if photos else "")
@@ -264,25 +415,37 @@ class Console:
                                       photos=photos, update_id=str(form.get("nonce") or "") or None))
         return self._finish(request, web.json_response({"ok": True}))
 
-    def _save_upload(self, upload: web.FileField) -> str | None:
-        data = upload.file.read(MAX_UPLOAD + 1)
-        if len(data) > MAX_UPLOAD:
-            return None
-        ext = next((x for magic, x in IMAGE_TYPES.items() if data.startswith(magic)), None)
-        if ext is None:
-            return None
-        name = f"{secrets.token_hex(12)}.{ext}"
-        (self.uploads / name).write_bytes(data)
-        return f"/files/{name}"
-
     async def file(self, request: web.Request) -> web.StreamResponse:
+        """A stored image, for signed-in staff and for the chat it was sent in or whose ticket holds it."""
         name = request.match_info["name"]
-        if not re.fullmatch(r"[0-9a-f]{24}\.(png|jpg|gif|webp)", name):
+        if not STORED_NAME.fullmatch(name):
             raise web.HTTPNotFound()
-        path = self.uploads / name
-        if not path.exists():
+        if not self._may_see(self._session(request), REF_PREFIX + name):
+            log.info("console: refused %s%s to %s", REF_PREFIX, name, self.client(request))
+            raise web.HTTPForbidden(text=msg.FILE_NOT_ALLOWED)
+        path = self.files.path(name)
+        if path is None:
             raise web.HTTPNotFound()
-        return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600"})
+        return web.FileResponse(path, headers={"Cache-Control": "private, max-age=3600",
+                                               "Content-Security-Policy": FILE_POLICY})
+
+    def _may_see(self, session: Session | None, ref: str) -> bool:
+        if session is None:
+            return False
+        staff = self._account_person(session)
+        if staff is not None and staff.is_technician:
+            return True
+        shown = self.s.db.execute(  # sent in, or shown to, this browser chat
+            "select exists(select 1 from web_messages where chat_ref = ? and payload like ?)",
+            [session.chat_ref, f'%"{ref}"%']).fetchone()[0]
+        if shown:
+            return True
+        official = self.s.people.find(CHANNEL, session.chat_ref)
+        if official is None:
+            return False
+        return self.s.db.execute(  # attached to a ticket of the official this chat is linked to
+            "select exists(select 1 from attachments a join tickets t on t.id = a.ticket_id "
+            "where a.file_ref = ? and t.user_id = ?)", [ref, official.id]).fetchone()[0] == 1
 
     # -- technician console ---------------------------------------------------------------------
 
@@ -531,8 +694,8 @@ def _bars(title: str, rows: list[tuple[str, int]]) -> str:
     return f"<h3>{e(title)}</h3>{lines}"
 
 
-def console_routes(services: Services, local: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
-    console = Console(services, local, services.config.database.parent / "uploads")
+def console_routes(services: Services, open_chat: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
+    console = Console(services, open_chat)
     return console.routes(), WebSender(services), console
 
 
@@ -571,44 +734,46 @@ CHAT_BODY = """<h1>Hỏi đáp</h1>
 <input id="photo" name="photo" type="file" accept="image/png,image/jpeg,image/gif,image/webp">
 <button id="send">Gửi</button>
 </form>
-<script>
-(function () {{
+<script src="/static/chat.js"></script>"""
+
+
+CHAT_SCRIPT = """(function () {
   var box = document.getElementById("messages"), form = document.getElementById("send-form");
   var csrf = form.querySelector("[name=csrf]").value, last = 0, busy = false;
-  function add(m) {{
+  function add(m) {
     var div = document.createElement("div"); div.className = "msg " + m.from;
     var t = document.createElement("div"); t.className = "text"; t.textContent = m.text; div.appendChild(t);
-    m.photos.forEach(function (p) {{ var img = document.createElement("img"); img.src = p; img.alt = "ảnh"; div.appendChild(img); }});
-    m.choices.forEach(function (c) {{
+    m.photos.forEach(function (p) { var img = document.createElement("img"); img.src = p; img.alt = "ảnh"; div.appendChild(img); });
+    m.choices.forEach(function (c) {
       var b = document.createElement("button"); b.type = "button"; b.className = "choice";
       b.dataset.action = c.action; b.textContent = c.label;
-      b.addEventListener("click", function () {{ send({{action: c.action, label: c.label}}); }});
+      b.addEventListener("click", function () { send({action: c.action, label: c.label}); });
       div.appendChild(b);
-    }});
+    });
     box.appendChild(div); window.scrollTo(0, document.body.scrollHeight);
-  }}
-  function poll() {{
+  }
+  function poll() {
     if (busy) return; busy = true;
-    fetch("/chat/api/messages?after=" + last, {{credentials: "same-origin"}}).then(function (r) {{ return r.json(); }})
-      .then(function (d) {{ d.messages.forEach(function (m) {{ last = Math.max(last, m.id); add(m); }}); }})
-      .finally(function () {{ busy = false; }});
-  }}
-  function send(fields, file) {{
+    fetch("/chat/api/messages?after=" + last, {credentials: "same-origin"}).then(function (r) { return r.json(); })
+      .then(function (d) { d.messages.forEach(function (m) { last = Math.max(last, m.id); add(m); }); })
+      .finally(function () { busy = false; });
+  }
+  function send(fields, file) {
     var data = new FormData(); data.append("csrf", csrf);
     data.append("nonce", Date.now() + "-" + Math.random());
-    Object.keys(fields).forEach(function (k) {{ data.append(k, fields[k]); }});
+    Object.keys(fields).forEach(function (k) { data.append(k, fields[k]); });
     if (file) data.append("photo", file);
-    return fetch("/chat/api/send", {{method: "POST", body: data, credentials: "same-origin",
-      headers: {{"X-CSRF-Token": csrf}}}}).then(function (r) {{ return r.json(); }})
-      .then(function (d) {{ if (d.error) alert(d.error); poll(); }});
-  }}
-  form.addEventListener("submit", function (ev) {{
+    return fetch("/chat/api/send", {method: "POST", body: data, credentials: "same-origin",
+      headers: {"X-CSRF-Token": csrf}}).then(function (r) { return r.json(); })
+      .then(function (d) { if (d.error) alert(d.error); poll(); });
+  }
+  form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = form.querySelector("#text"), photo = form.querySelector("#photo");
     var file = photo.files.length ? photo.files[0] : null;
     if (!text.value && !file) return;
-    send({{text: text.value}}, file).then(function () {{ text.value = ""; photo.value = ""; }});
-  }});
+    send({text: text.value}, file).then(function () { text.value = ""; photo.value = ""; });
+  });
   poll(); setInterval(poll, 1000);
-}})();
-</script>"""
+})();
+"""

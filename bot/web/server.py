@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.web.trust import add_security_headers
+
 log = logging.getLogger(__name__)
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
@@ -91,6 +93,7 @@ def zalo_oa_webhook(verify: Callable[[bytes, str | None], dict], store: Callable
 
 def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]]) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)  # also caps console uploads (5 MB images)
+    app.on_response_prepare.append(add_security_headers)  # nosniff, no framing, a CSP: every response
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"ok": True, **health()})

@@ -1,0 +1,1 @@
+"""Running it for a province: backups, personal data, health checks."""
