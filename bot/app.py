@@ -35,7 +35,7 @@ TICK_SECONDS = 60.0
 CHANNEL_TRAITS: dict[str, ChannelTraits] = {
     "telegram": ChannelTraits(buttons=True, numbered=False, share_contact=True, label_limit=40),
     "web": ChannelTraits(buttons=True, numbered=False),
-    "zalo_oa": ChannelTraits(buttons=True, numbered=True, label_limit=40),  # ≤ 5 buttons, else numbered lines
+    "zalo_oa": ChannelTraits(buttons=True, numbered=True),  # ≤ 5 buttons, else numbered lines: never cut
     "zalo": ChannelTraits(buttons=False, numbered=True),
     "terminal": ChannelTraits(buttons=False, numbered=True),
 }
