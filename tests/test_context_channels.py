@@ -14,6 +14,7 @@ from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
 from tests.fake_zalo import FakeZaloBot, FakeZaloOA, zalo_bot_fixture, zalo_oa_fixture  # noqa: F401 - fixtures
 from tests.harness import config_file
 from tests.test_cli import run
+from tests.test_console import Console, make_console
 from tests.test_telegram import GROUP, OFFICIAL, TECH, TelegramBot, no_pacing, open_ticket  # noqa: F401
 from tests.test_zalo import TECH as ZTECH
 from tests.test_zalo import USER, ZaloBot
@@ -142,25 +143,29 @@ def test_terminal_answers_go_into_the_waiting_ticket_and_five_is_five_stars(tmp_
     assert "chấm điểm: 5" in run("tickets", "--config", config, "show", "1").stdout
 
 
-async def test_web_chat_says_press_has_no_share_phone_and_the_console_transcript_tells_who_spoke(
-        tmp_path: Path) -> None:
-    from tests.test_console import make_console
+@pytest.fixture
+async def web(tmp_path: Path) -> AsyncIterator[Console]:
+    async for console in make_console(tmp_path, local=True):
+        yield console
 
-    async for web in make_console(tmp_path, local=True):
-        for text in ("dang ky", "Bát Xát", "Nguyễn Văn An"):
-            await web.say(text)
-        phone = (await web.say("Văn phòng"))[-1]
-        assert phone["text"] == msg.REG_ASK_PHONE  # the web chat has no share-phone button
-        await web.say("0912345678")
-        await web.say("báo sự cố")
-        csrf = await web.csrf()
-        await web.client.post("/chat/api/send", data={"csrf": csrf, "action": "sys:motcua",
-                                                      "label": "Hệ thống một cửa điện tử"})
-        photos = (await web.say("Không đăng nhập được"))[-1]
-        assert photos["text"] == msg.ESC_ASK_PHOTOS.format(pick=msg.PICK["buttons"].format(label="Xong"))
-        for action in ("step:photos", "urg:normal", "step:send"):
-            await web.client.post("/chat/api/send", data={"csrf": await web.csrf(), "action": action})
-        await web.worker.run_once()
-        page = await (await web.client.get("/console/ticket/1")).text()
-        assert f"<b>{msg.TRANSCRIPT_WHO['in']}</b> Chọn: " in page and f"<b>{msg.TRANSCRIPT_WHO['out']}</b>" in page
-        assert "[sys:" not in page and "[step:" not in page
+
+async def test_web_chat_says_press_has_no_share_phone_and_the_console_transcript_tells_who_spoke(
+        web: Console) -> None:
+    for text in ("dang ky", "Bát Xát", "Nguyễn Văn An"):
+        await web.say(text)
+    phone = (await web.say("Văn phòng"))[-1]
+    assert phone["text"] == msg.REG_ASK_PHONE  # the web chat has no share-phone button
+    await web.say("0912345678")
+    await web.say("báo sự cố")
+    csrf = await web.csrf()
+    await web.client.post("/chat/api/send", data={"csrf": csrf, "action": "sys:motcua",
+                                                  "label": "Hệ thống một cửa điện tử"})
+    photos = (await web.say("Không đăng nhập được"))[-1]
+    assert photos["text"] == msg.ESC_ASK_PHOTOS.format(pick=msg.PICK["buttons"].format(label="Xong"))
+    for action in ("step:photos", "urg:normal", "step:send"):
+        await web.client.post("/chat/api/send", data={"csrf": await web.csrf(), "action": action})
+    await web.worker.run_once()
+    await web.sign_in(role="technician")
+    page = await (await web.client.get("/console/ticket/1")).text()
+    assert f"<b>{msg.TRANSCRIPT_WHO['in']}</b> Chọn: " in page and f"<b>{msg.TRANSCRIPT_WHO['out']}</b>" in page
+    assert "[sys:" not in page and "[step:" not in page
