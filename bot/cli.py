@@ -26,7 +26,8 @@ from bot.runner import configure_logging, run_until_signal
 from bot.store.outbox import OutboxWorker
 
 SECRET_ENV = ("TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "ZALO_BOT_TOKEN", "ZALO_BOT_WEBHOOK_SECRET",
-              "ZALO_OA_SECRET_KEY", "ZALO_APP_SECRET", "ZALO_OA_REFRESH_TOKEN", "ZALO_OA_ACCESS_TOKEN")
+              "ZALO_OA_SECRET_KEY", "ZALO_APP_SECRET", "ZALO_OA_REFRESH_TOKEN", "ZALO_OA_ACCESS_TOKEN",
+              "METRICS_TOKEN")
 
 config_option = click.option(
     "--config",
@@ -146,8 +147,9 @@ def run(config_path: Path) -> None:
     """Start the bot until stopped: the web console (chat, technicians, admin) on web.host:web.port,
     plus every messenger whose secrets are set (TELEGRAM_BOT_TOKEN, ZALO_BOT_TOKEN, ZALO_OA_*)."""
     env = dict(os.environ)
-    configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV])
     config = _load_config(config_path)
+    configure_logging(logging.INFO, [env.get(name, "") for name in SECRET_ENV],
+                      json_lines=config.logging.format == "json")
     try:
         with instance_lock(config.database):
             services = _services(config_path)

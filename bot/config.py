@@ -183,6 +183,17 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """What the log looks like (it never holds a secret; phone numbers are masked)."""
+
+    format: str = _help("'text' for people, 'json' for one JSON object per line (log shippers).", "text")
+
+    def __post_init__(self) -> None:
+        if self.format not in ("text", "json"):
+            raise ConfigError(f"logging.format: expected 'text' or 'json', got {self.format!r}")
+
+
+@dataclass(frozen=True)
 class BackupConfig:
     """Backups of the database, uploads and knowledge (`python -m bot backup`)."""
 
@@ -231,6 +242,7 @@ class Config:
     zalo_bot: ZaloBotConfig = _help("Zalo Bot channel.", ZaloBotConfig())
     zalo_oa: ZaloOAConfig = _help("Zalo Official Account channel.", ZaloOAConfig())
     web: WebConfig = _help("HTTP server for webhooks and health checks.", WebConfig())
+    logging: LoggingConfig = _help("Log format.", LoggingConfig())
     backup: BackupConfig = _help("Backups.", BackupConfig())
     privacy: PrivacyConfig = _help("Retention of personal data.", PrivacyConfig())
 

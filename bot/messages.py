@@ -362,3 +362,11 @@ SETUP_PASSWORDS_DIFFER = "Hai lần nhập mật khẩu không khớp."
 FILE_NOT_ALLOWED = "Chỉ kỹ thuật viên và người gửi ảnh mới xem được ảnh này."
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
+
+
+# -- operational alerts to admins (bot/ops/alerts.py) ---------------------------------------
+
+ALERT_OUTBOX_BACKLOG = ("⚠️ {n} tin nhắn trên kênh {channel} đang chờ gửi, tin cũ nhất đã {minutes} phút. "
+                        "Kiểm tra kết nối của máy chủ (python -m bot doctor).")
+ALERT_CHANNEL_FAILING = ("⚠️ Kênh {channel} gửi lỗi liên tiếp: {n} tin đang thử lại. Lỗi gần nhất: {error}. "
+                         "Tin nhắn vẫn được giữ và sẽ gửi khi kênh hoạt động lại.")

@@ -26,6 +26,8 @@ from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.config import Config
 from bot.models import Delivery
+from bot.ops.logs import JsonFormatter
+from bot.ops.metrics import metrics_handler
 from bot.ops.schedule import run_upkeep
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
@@ -39,6 +41,7 @@ from bot.web.server import (
     zalo_bot_webhook,
     zalo_oa_webhook,
 )
+from bot.web.trust import parse_networks
 
 log = logging.getLogger(__name__)
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -74,11 +77,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: int, secrets_: list[str]) -> None:
+def configure_logging(level: int, secrets_: list[str], json_lines: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact = RedactSecrets(secrets_)
     for handler in logging.getLogger().handlers:
         handler.addFilter(redact)
+        if json_lines:
+            handler.setFormatter(JsonFormatter())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
 
 
@@ -199,8 +204,11 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
         pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
         return {"channels": sorted(senders), "outbox_pending": pending}
 
-    app = create_web_app(health, routes)
+    app = create_web_app(health, routes, parse_networks(config.web.trusted_proxies))
     app.add_routes(console_pages)
+    if env.get("METRICS_TOKEN"):  # off unless a scraper has a token: nothing is open by address
+        app.router.add_get("/metrics", metrics_handler(config.database, env["METRICS_TOKEN"],
+                                                       services.clock))
     running.web_runner = web.AppRunner(app, access_log=None)
     await running.web_runner.setup()
     await web.TCPSite(running.web_runner, config.web.host, config.web.port).start()
@@ -234,7 +242,8 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
 
     running = await start(services, env)
     config = services.config
-    running.tasks.append(asyncio.create_task(run_upkeep(config, services.clock, running.stop_event)))
+    running.tasks.append(asyncio.create_task(run_upkeep(config, services.clock, running.stop_event,
+                                                        sorted(running.worker.senders))))
     print(f"Web console: {base_url(config)}/chat  (Ctrl+C to stop)", flush=True)
     if running.setup_link:  # on the terminal only, never in the log: it signs in as the operator
         print(f"First start, no admin account yet: open {running.setup_link} once to sign in and "

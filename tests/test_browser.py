@@ -20,6 +20,7 @@ import yaml
 from bot import messages as msg
 from bot.app import Services, build_services
 from bot.config import WebConfig
+from bot.desk.accounts import Accounts
 from bot.runner import start, stop
 from tests.browser import (
     Browser,
@@ -49,15 +50,13 @@ class Site:
     setup_link: str | None  # what `python -m bot run` prints at a first start
 
 
-@pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[Site]:
-    """The bot with only its web console, on 127.0.0.1 (a first start: no admin yet), over a copy of the FAQ."""
+async def serve_site(tmp_path: Path, public_url: str = "") -> AsyncIterator[Site]:
     require_tools()
     knowledge = tmp_path / "knowledge"
     shutil.copytree(REPO / "knowledge", knowledge)  # the admin page edits the FAQ: never the repo's
     port = free_port()
     config = dataclasses.replace(make_config(tmp_path), knowledge_dir=knowledge,
-                                 web=WebConfig(host="127.0.0.1", port=port))
+                                 web=WebConfig(host="127.0.0.1", port=port, public_url=public_url.format(port=port)))
     services = build_services(config)
     running = await start(services, {})
     try:
@@ -65,6 +64,20 @@ async def site(tmp_path: Path) -> AsyncIterator[Site]:
     finally:
         await stop(running)
         services.db.close()
+
+
+@pytest.fixture
+async def site(tmp_path: Path) -> AsyncIterator[Site]:
+    """The bot with only its web console, on 127.0.0.1 (a first start: no admin yet), over a copy of the FAQ."""
+    async for s in serve_site(tmp_path):
+        yield s
+
+
+@pytest.fixture
+async def proxied_site(tmp_path: Path) -> AsyncIterator[Site]:
+    """The same, configured as reached through a reverse proxy (web.public_url): the chat must be linked."""
+    async for s in serve_site(tmp_path, public_url="http://127.0.0.1:{port}"):
+        yield s
 
 
 @pytest.fixture
@@ -257,3 +270,28 @@ async def test_the_console_asks_for_a_login_and_the_first_start_link_works_once(
     refused = await browser.text(await browser.one("#refused"))
     await browser.screenshot("login-too-many-attempts")
     assert refused == msg.WEB_TOO_MANY_ATTEMPTS.format(minutes=1)
+
+
+async def test_behind_a_proxy_an_official_links_the_chat_with_the_code_from_the_bot(
+        proxied_site: Site, chromium: object) -> None:
+    browser = Browser(chromium, proxied_site.url)  # type: ignore[arg-type]
+    services = proxied_site.services
+    with services.db.atomic():
+        official = services.people.identify("telegram", "42", "42")
+        services.people.update(official.id, status="active", full_name="Nguyễn Văn An", commune_id="xa-bat-xat")
+    code = Accounts(services.db, services.people, services.clock).link_code(official.id)  # what /web sends
+
+    await browser.call(browser.driver.get, f"{proxied_site.url}/chat")  # not browser.open: no chat to wait for yet
+    assert await browser.text(await browser.one("main p")) == msg.WEB_LINK_NEEDED
+    await browser.fill("form#link input[name=code]", "2222-2222")
+    await browser.submit("form#link")
+    assert await browser.text(await browser.one("p.error")) == msg.WEB_LINK_BAD
+    await browser.call(browser.driver.get, f"{proxied_site.url}/chat")
+    await browser.fill("form#link input[name=code]", code.lower().replace("-", " "))  # as typed on a phone
+    await browser.screenshot("chat-link-code-typed")
+    await browser.submit("form#link")
+    assert browser.path == "/chat"
+    answer = await browser.say(TOKEN_QUESTION, msg.ANSWER_FOOTER)
+    await browser.screenshot("chat-linked-answer")
+    assert answer == answer_of(proxied_site, TOKEN_ENTRY)
+    assert sorted(i.channel for i in services.people.identities(official.id)) == ["telegram", "web"]

@@ -11,6 +11,7 @@ import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import aiohttp
@@ -22,11 +23,18 @@ from PIL import Image
 from bot import messages as msg
 from bot.app import Services, build_services
 from bot.config import ConfigError, WebConfig, load_config
-from bot.desk.accounts import Accounts, hash_password
+from bot.desk.accounts import (
+    LINK_CODE_ALPHABET,
+    LINK_CODE_LENGTH,
+    LINK_CODE_MINUTES,
+    Accounts,
+    hash_password,
+)
 from bot.runner import start, stop
 from bot.store.attachments import MAX_PIXELS, UnsafeImage, sanitise_image
-from bot.web.console import Console, console_routes
-from bot.web.server import create_web_app
+from bot.web.console import LINK_PER_CLIENT, Console, console_routes
+from bot.web.limits import Attempts
+from bot.web.server import TELEGRAM_WEBHOOK_PATH, create_web_app, telegram_webhook
 from bot.web.trust import PAGE_POLICY, client_address, parse_networks
 from tests.browser import tiny_png
 from tests.harness import Clock, make_config
@@ -412,3 +420,37 @@ async def test_a_login_flood_does_not_stall_the_server(behind_proxy: Site) -> No
         await asyncio.sleep(0.005)
     assert [(await task).status for task in flood] == [200] * 8
     assert len(latencies) >= 3 and statistics.median(latencies) < one_hash / 3, (latencies, one_hash)
+
+
+async def test_a_refused_webhook_is_logged_with_the_client_the_proxy_names(caplog: pytest.LogCaptureFixture) -> None:
+    async def never(update: dict) -> None:
+        raise AssertionError("a request without the secret must not be processed")
+
+    app = create_web_app(dict, [(TELEGRAM_WEBHOOK_PATH, telegram_webhook(never, "bi-mat"))],
+                         parse_networks(["127.0.0.1"]))
+    async with TestClient(TestServer(app)) as client:
+        response = await client.post(TELEGRAM_WEBHOOK_PATH, json={"update_id": 1},
+                                     headers={"X-Forwarded-For": "203.0.113.9"})
+    assert response.status == 403
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.web.server"] == [
+        "telegram webhook: refused a request from 203.0.113.9: wrong or missing secret"]
+
+
+def test_the_link_code_odds_in_the_docstring_hold() -> None:
+    """One address guessing as fast as the limit allows: 20 guesses in a code's life, 145 a day."""
+    def guesses(duration: timedelta) -> int:
+        clock = Clock()
+        attempts, end, made = Attempts(LINK_PER_CLIENT, clock), clock() + duration, 0
+        while clock() < end:
+            wait = attempts.refused_for("203.0.113.9")
+            if wait is None:
+                attempts.failed("203.0.113.9")
+                made += 1
+            else:
+                clock.advance(seconds=wait.total_seconds())
+        return made
+
+    life, day = guesses(timedelta(minutes=LINK_CODE_MINUTES)), guesses(timedelta(days=1))
+    assert (life, day) == (20, 145)
+    space = len(LINK_CODE_ALPHABET) ** LINK_CODE_LENGTH
+    assert life * 100 / space < 2.4e-9 and 10_000 * day * 100 / space < 1.8e-4

@@ -153,12 +153,13 @@ class Accounts:
 
         Why 8 characters of 31: the space is 31^8 = 8.5e11 codes. The console
         lets one client address fail 5 times in 15 minutes, then refuses it for
-        1, 2, 4, 8 ... minutes (bot.web.console.LINK_PER_CLIENT), so within a
-        code's 10-minute life one address gets at most 5+5+5+5 = 20 guesses.
-        With 1,000 codes alive at once (far more than this province will
-        ever have) each guess hits one with probability 1,000/8.5e11 = 1.2e-9,
-        so one address succeeds with odds of 2.4e-8 per 10 minutes, and even a
-        botnet of 10,000 addresses with 2.4e-4. Before: 6 digits and no limit,
+        1, 2, 4, 8 ... minutes up to an hour (bot.web.console.LINK_PER_CLIENT):
+        within a code's 10-minute life one address gets at most 5+5+5+5 = 20
+        guesses, and 145 in a whole day. Even with 100 codes alive at
+        once (a busy province has a handful), a guess hits one with odds of
+        100 / 8.5e11 = 1.2e-10: one address succeeds with odds of 2.3e-9 per
+        10 minutes; a botnet of 10,000 addresses guessing for a whole day
+        (1.45 million guesses) with 1.7e-4. Before: 6 digits and no limit,
         1,891 guesses a second covered the whole space in 8.8 minutes.
         """
         code = "".join(secrets.choice(LINK_CODE_ALPHABET) for _ in range(LINK_CODE_LENGTH))

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.config import MatcherConfig
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.language.matching import Matcher
+from bot.language.text import fold
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05
@@ -41,6 +42,20 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
     return problems
 
 
+def not_questions(kb: KnowledgeBase) -> list[Problem]:
+    """Phrasings with no word the matcher could use ("🙏", "ok ạ"): a click in the unanswered
+    list must not teach the bot to answer thanks with an FAQ entry."""
+    stop = {fold(w) for w in kb.synonyms.stopwords}
+    problems = []
+    for entry in kb.entries:
+        for text in entry.phrasings:
+            words = [w for w in fold(text).split() if any(c.isalpha() for c in w)]
+            if not [w for w in words if w not in stop]:
+                problems.append(Problem(entry.file, entry.line, f"variant '{text}' is not a question: "
+                                        "it has no word the matcher can use", entry.id))
+    return problems
+
+
 def build_checked(directory: Path, faq_files: Sequence[Path] | None,
                   config: MatcherConfig) -> tuple[Matcher | None, list[Problem]]:
     """A matcher over the knowledge base and every problem found; no matcher if any is an error."""
@@ -49,7 +64,7 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None,
     except KnowledgeError as exc:
         return None, list(exc.problems)
     matcher = Matcher(kb, config)
-    problems = sorted(confusable_entries(kb, matcher)) + list(kb.warnings)
+    problems = sorted(confusable_entries(kb, matcher) + not_questions(kb)) + list(kb.warnings)
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 

@@ -13,12 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.config import Config
+from bot.ops.alerts import check_delivery
 from bot.ops.backup import backups_in, rotate, take_backup
 from bot.ops.privacy import apply_retention
 from bot.store.schema import open_database
 
 log = logging.getLogger(__name__)
 RETENTION_EVERY_HOURS = 24.0
+ALERTS_EVERY_HOURS = 1 / 60
 
 
 def backup_once(config: Config, now: datetime) -> None:
@@ -65,9 +67,23 @@ async def _every(hours: float, job: Callable[[], None], name: str, stop: asyncio
             pass
 
 
-async def run_upkeep(config: Config, clock: Callable[[], datetime], stop: asyncio.Event) -> None:
-    """Backups every `backup.every_hours` (if not 0) and retention once a day, until `stop`."""
+def alerts_once(config: Config, now: datetime, channels: list[str]) -> None:
+    db = open_database(config.database)
+    try:
+        for text in check_delivery(db, now, channels):
+            log.warning("alert sent to admins: %s", text)
+    finally:
+        db.conn.close()
+
+
+async def run_upkeep(config: Config, clock: Callable[[], datetime], stop: asyncio.Event,
+                     channels: list[str] | None = None) -> None:
+    """Backups every `backup.every_hours` (if not 0), retention once a day and delivery alerts
+    every minute for the running `channels`, until `stop`."""
     jobs = []
+    if channels:
+        jobs.append(_every(ALERTS_EVERY_HOURS, lambda: alerts_once(config, clock(), channels),
+                           "delivery alerts", stop, ALERTS_EVERY_HOURS))
     if config.backup.every_hours > 0:
         jobs.append(_every(config.backup.every_hours, lambda: backup_once(config, clock()),
                            "scheduled backup", stop, hours_until_backup_due(config, clock())))

@@ -78,15 +78,18 @@ def sanitise_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MA
         pixels = upright.convert("L" if upright.mode in ("L", "1") else "RGB")
     elif upright.mode in ("RGB", "RGBA", "L", "LA", "I;16"):
         pixels = upright
+    elif upright.mode == "1":
+        pixels = upright.convert("L")
     else:  # palette (GIF), CMYK, ...: keep transparency if there was any
-        pixels = upright.convert("RGBA")
+        transparent = "transparency" in upright.info or upright.mode in ("PA", "RGBa", "La")
+        pixels = upright.convert("RGBA" if transparent else "RGB")
     # A new image from the raw pixels alone: no info dict, no metadata can follow.
     fresh = Image.frombytes(pixels.mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
     if photo:
-        fresh.save(out, "JPEG", quality=90, optimize=True)
+        fresh.save(out, "JPEG", quality=90)
     else:
-        fresh.save(out, "PNG", optimize=False)
+        fresh.save(out, "PNG", compress_level=6)
     return CleanImage(out.getvalue(), "jpg" if photo else "png", width=fresh.width, height=fresh.height)
 
 

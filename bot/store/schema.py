@@ -170,6 +170,23 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
+
+@migrations()
+def m009_ops_alerts(db: Database) -> None:
+    # When each kind of operational alert last went to the admins, so one fault is one message.
+    db["ops_alerts"].create({"kind": str, "last_at": str, "text": str}, pk="kind")
+
+
+@migrations()
+def m010_faq_edits(db: Database) -> None:
+    # Every FAQ edit made in the console: the file's text before and after, for the diff and revert.
+    db["faq_edits"].create(
+        {"id": int, "at": str, "who": str, "entry_id": str, "action": str, "file": str,
+         "before": str, "after": str, "diff": str},
+        pk="id", not_null={"at", "who", "action", "file"},
+    )
+    db["faq_edits"].create_index(["entry_id", "id"])
+
 def open_database(path: Path) -> Database:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

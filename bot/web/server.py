@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.web.trust import add_security_headers
+from bot.web.trust import Network, add_security_headers, client_address
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ ZALO_BOT_WEBHOOK_PATH = "/zalo/bot/webhook"
 ZALO_BOT_SECRET_HEADER = "X-Bot-Api-Secret-Token"
 ZALO_OA_WEBHOOK_PATH = "/zalo/oa/webhook"
 MAX_BODY = 6 * 1024 * 1024
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", tuple)  # web.trusted_proxies, parsed: for the logs
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,7 +38,8 @@ def secret_matches(given: str | None, expected: str) -> bool:
 
 
 def _refused(request: web.Request, what: str, why: str) -> web.Response:
-    log.warning("%s webhook: refused a request from %s: %s", what, request.remote, why)
+    log.warning("%s webhook: refused a request from %s: %s", what,
+                client_address(request, request.app.get(TRUSTED_PROXIES, ())), why)
     return web.json_response({"ok": False, "error": "forbidden"}, status=403)
 
 
@@ -91,8 +93,10 @@ def zalo_oa_webhook(verify: Callable[[bytes, str | None], dict], store: Callable
     return handler
 
 
-def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]]) -> web.Application:
+def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]],
+                   trusted_proxies: tuple[Network, ...] = ()) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)  # also caps console uploads (5 MB images)
+    app[TRUSTED_PROXIES] = trusted_proxies
     app.on_response_prepare.append(add_security_headers)  # nosniff, no framing, a CSP: every response
 
     async def healthz(request: web.Request) -> web.Response:
