@@ -45,6 +45,14 @@ from bot.knowledge.base import Problem, parse_faq_file
 METRICS = ("answer@1", "found@3", "wrong_rate", "oos_answered")
 
 
+def _default_eval_dir() -> Path:
+    """../shared/eval from the checkout (or from the checkout's parent, for a worktree)."""
+    for base in (REPO.parent, REPO.parent.parent):
+        if (base / "shared" / "eval").is_dir():
+            return base / "shared" / "eval"
+    return REPO.parent / "shared" / "eval"
+
+
 def load_score_module(eval_dir: Path) -> ModuleType:
     """The eval's score.py, imported from its own folder."""
     path = eval_dir / "score.py"
@@ -89,11 +97,12 @@ def metrics_from(score_mod: ModuleType, rows: list[list[str]],
     }
 
 
-def run_ours(faq: Path, config: Path | None, queries: Sequence[str], out: Path) -> float:
+def run_ours(faq: Path, config: Path | None, queries: Sequence[str], out: Path,
+             extra: Sequence[str] = ()) -> float:
     """`python -m bot match --faq FAQ < queries > out`; returns the wall time."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "bot", "match", "--faq", str(faq)]
+    cmd = [sys.executable, "-m", "bot", "match", "--faq", str(faq), *extra]
     if config is not None:
         cmd += ["--config", str(config)]
     t0 = time.perf_counter()
@@ -141,7 +150,7 @@ def write_jsonl(path: Path, outs: list[dict[str, Any]]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--eval-dir", type=Path, default=REPO.parent / "shared" / "eval",
+    parser.add_argument("--eval-dir", type=Path, default=_default_eval_dir(),
                         help="folder with dev_faq.yaml, dev_queries.tsv, score.py "
                              "(default ../shared/eval from the repo root)")
     parser.add_argument("--faq", type=Path, help="FAQ file (default EVAL_DIR/dev_faq.yaml)")
@@ -168,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours_path = outdir / "ours.jsonl"
         ours_wall = run_ours(faq, args.config, queries, ours_path)
         ours = official_score(score_mod, queries_tsv, ours_path)
+        before_path = outdir / "ours_thresholds.jsonl"
+        run_ours(faq, args.config, queries, before_path, ["--thresholds-only"])
+        before = official_score(score_mod, queries_tsv, before_path)
 
         problems: list[Problem] = []
         entries = parse_faq_file(faq, problems)
@@ -189,7 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"- FAQ {faq}\n- queries {queries_tsv}\n- scored by {eval_dir / 'score.py'}\n")
     t_label = f"{threshold:.3f}" if threshold != float("inf") else "none fits"
     systems = [
-        ("ours: `python -m bot match`", ours),
+        ("ours: `python -m bot match` (decision model)", ours),
+        ("ours, `--thresholds-only` (score/margin rule, before)", before),
         (f"BM25 (bm25s, folded), threshold {t_label} picked after the fact", bm25),
         ("BM25, same threshold, top 3 as clarify below it", bm25_clarify),
     ]

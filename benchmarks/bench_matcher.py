@@ -60,6 +60,7 @@ from synthetic_faq import (
 
 from bot.config import MatcherConfig, load_config
 from bot.knowledge.base import Entry, KnowledgeBase
+from bot.language.calibration import Decider, load_decider
 from bot.language.matching import Matcher
 from bot.language.text import fold
 
@@ -275,7 +276,7 @@ def engines(kb: KnowledgeBase, config: MatcherConfig) -> dict[str, Engine]:
         return [i for i, _ in ref.rank(q, 3)]
 
     return {
-        "ours": Engine("ours (Matcher)", lambda: Matcher(kb, config), ours_ask),
+        "ours": Engine("ours (Matcher)", lambda: Matcher(kb, config, _decider(config)), ours_ask),
         "bm25": Engine("bm25s (folded)", lambda: BM25Reference(kb.entries), bm25_ask),
     }
 
@@ -343,7 +344,7 @@ def table(results: Sequence[EngineResult], phrasings: dict[int, int]) -> str:
 
 def profile_queries(kb: KnowledgeBase, config: MatcherConfig, queries: Sequence[Query],
                     top: int) -> str:
-    matcher = Matcher(kb, config)
+    matcher = Matcher(kb, config, _decider(config))
     matcher.match("đổi mật khẩu")
     profiler = cProfile.Profile()
     profiler.enable()
@@ -355,6 +356,11 @@ def profile_queries(kb: KnowledgeBase, config: MatcherConfig, queries: Sequence[
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     return out.getvalue()
+
+
+def _decider(config: MatcherConfig) -> Decider | None:
+    """The shipped decision model (knowledge/matcher-fit.json), as the bot decides."""
+    return load_decider(REPO / "knowledge", config.target_error_rate)
 
 
 def _matcher_config() -> tuple[MatcherConfig, str]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
+from bot import messages as msg
 from bot.config import Config
 from bot.desk.conversation import Engine
 from bot.desk.people import People
@@ -22,7 +24,9 @@ from bot.desk.workhours import WorkingHours
 from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
-from bot.models import ChannelTraits
+from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
+from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
+from bot.store.outbox import enqueue
 from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
@@ -47,6 +51,15 @@ def system_clock() -> datetime:
 
 @dataclass
 class Services:
+    """The core, wired. Two connections to one database, on purpose:
+
+    - `db`, `people`, `tickets`: for the event loop — pages and checks that
+      read (and a few small writes that have not moved yet);
+    - `writer` (its own connection and thread) and `engine` built on it: every
+      update's handling, the timers and the outbox's bookkeeping, so that a
+      slow disk or a lock held by another process never stalls the loop.
+    """
+
     config: Config
     db: Database
     faq: Faq
@@ -56,32 +69,73 @@ class Services:
     calendar: WorkingHours
     communes: tuple[Commune, ...]
     clock: Clock
+    writer: Writer
     attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
+
+    def handle(self, incoming: Incoming) -> Awaitable[Outcome]:
+        """Handle one update on the writer thread; the result is ready once it is committed.
+
+        Queued at the call, not at the first await: updates handed over one
+        after the other are handled in that order even when awaited together.
+        Raises `StorageUnavailable` when the database cannot be written: the
+        caller must then not acknowledge the update, so that it comes again.
+        """
+        return asyncio.wrap_future(self.writer.submit(self.engine.handle, incoming))
+
+    def remember_choices(self, channel: str, user_ref: str, choices: Sequence[Choice]) -> None:
+        """For numbered-choice channels while sending: queued on the writer, not awaited."""
+        future = self.writer.submit(self.engine.remember_choices, channel, user_ref, choices)
+        future.add_done_callback(_log_failure)
+
+
+def _log_failure(future: Future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("remembering offered choices failed: %s", future.exception())
 
 
 def build_services(config: Config, clock: Clock = system_clock,
-                   on_outbox: Callable[[], None] | None = None) -> Services:
-    """Open the database, load the knowledge base and wire the core together."""
+                   on_outbox: Callable[[], None] | None = None, busy_timeout: float = BUSY_TIMEOUT) -> Services:
+    """Open the database, load the knowledge base and wire the core together.
+
+    `busy_timeout`: how long the writer waits for another process's lock before
+    a write counts as failed (and the update is not acknowledged).
+    """
     wh = config.working_hours
     calendar = WorkingHours.from_config(list(wh.days), list(wh.periods), list(wh.holidays),
                                         list(wh.extra_workdays), wh.timezone, "working_hours")
     faq = Faq(config.knowledge_dir, config.matcher)
     communes = load_communes(province_file(config.knowledge_dir, "communes.yaml"))
+    commune_names = {c.id: c.name for c in communes}
     db = open_database(config.database)
     people = People(db, clock)
     people.apply_config(config.people)
-    tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock,
-                          {c.id: c.name for c in communes})
-    engine = Engine(db, config, faq, people, tickets, communes, calendar, clock, on_outbox, CHANNEL_TRAITS)
+    tickets = TicketStore(db, people, config, faq.kb.systems, calendar, clock, commune_names)
+    writer_db: Store = connect(config.database, busy_timeout)
+    writer = Writer(writer_db)
+    writer_people = People(writer_db, clock)
+    writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)
+    engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox,
+                    CHANNEL_TRAITS)
+    writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
     attachments = AttachmentStore(config.uploads_dir)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, attachments)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)
+
+
+def tell_admins_storage_back(tickets: TicketStore, clock: Clock, since: datetime) -> None:
+    """Once the database can be written again: a message to every admin (runs in that transaction)."""
+    text = msg.STORAGE_RECOVERED.format(since=since.astimezone(tickets.calendar.zone).strftime("%H:%M %d/%m/%Y"))
+    for channel, chat_ref in tickets.admin_targets():
+        enqueue(tickets.db, clock(), channel, chat_ref, Reply(text))
 
 
 async def run_timers(services: Services, stop: asyncio.Event, every: float = TICK_SECONDS) -> None:
-    """SLA reminders, escalations and auto-closing, once a minute until `stop` is set."""
+    """SLA reminders, escalations and auto-closing, once a minute until `stop` is set.
+
+    The work runs on the writer thread, so a large tick never stalls the loop.
+    """
     while not stop.is_set():
         try:
-            services.tickets.tick()
+            await services.writer.run(services.engine.tickets.tick)
         except Exception:  # a bad row must not stop the reminders for every other ticket
             log.exception("ticket timers failed; trying again in %s s", every)
         try:

@@ -20,6 +20,7 @@ from bot.desk.accounts import Accounts
 from bot.desk.state import State
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
 from bot.knowledge.check import check
+from bot.language.calibration import FIT_FILE, load_decider
 from bot.language.matching import Matcher, MatchResult
 from bot.ops.lock import AlreadyRunning, instance_lock
 from bot.runner import configure_logging, run_until_signal
@@ -59,7 +60,17 @@ def _build_matcher(config: Config, faq_files: tuple[Path, ...] = ()) -> Matcher:
         raise click.ClickException(
             f"the knowledge base has errors (run `python -m bot faq check`):\n{exc}"
         ) from exc
-    return Matcher(kb, config.matcher)
+    return Matcher(kb, config.matcher, _decider(config))
+
+
+def _decider(config: Config):  # noqa: ANN202 - Decider | None
+    """The fitted decision model of the knowledge folder (None: thresholds from config)."""
+    try:
+        return load_decider(config.knowledge_dir, config.matcher.target_error_rate)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(
+            f"{config.knowledge_dir / FIT_FILE} is unreadable ({exc}); run `python -m bot matcher fit`"
+        ) from exc
 
 
 def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -> str:
@@ -71,6 +82,11 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
         lines += [entry.answer.rstrip(), "", messages.ANSWER_FOOTER,
                   f"[{messages.CHOICE_SOLVED}] [{messages.CHOICE_NOT_RIGHT}] "
                   f"[{messages.CHOICE_TECHNICIAN}]"]
+        if result.alternatives:
+            lines.append(messages.ANSWER_ALTERNATIVES)
+            for c in result.alternatives:
+                entry = kb.entry(c.entry_id)
+                lines.append(f"  - {entry.question if entry else c.entry_id}")
     elif result.decision == "clarify":
         lines.append(messages.CLARIFY_INTRO)
         for n, c in enumerate(result.candidates, 1):
@@ -81,7 +97,8 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
         lines.append(messages.NO_MATCH)
     if explain:
         scores = ", ".join(f"{c.entry_id} {c.score:.2f}" for c in result.candidates) or "-"
-        lines += ["", f"-- decision: {result.decision}, score {result.score:.2f}; candidates: {scores}"]
+        chance = "" if result.probability is None else f", P(right) {result.probability:.2f}"
+        lines += ["", f"-- decision: {result.decision}, score {result.score:.2f}{chance}; candidates: {scores}"]
     return "\n".join(lines)
 
 
@@ -100,14 +117,17 @@ def cli() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="FAQ file(s) to use instead of the knowledge base's (synonyms still apply).",
 )
-def match(config_path: Path, faq_files: tuple[Path, ...]) -> None:
+@click.option("--thresholds-only", is_flag=True,
+              help="Decide by the score/margin thresholds of config.yaml, ignoring the fitted model "
+                   "(the rule used before it; for comparisons).")
+def match(config_path: Path, faq_files: tuple[Path, ...], thresholds_only: bool) -> None:
     """Read one question per line on stdin; write one JSON decision per line."""
     config = _load_config(config_path)
     # Matching needs questions, not valid answers: problems are reported, not fatal.
     kb = load_knowledge(config.knowledge_dir, list(faq_files) or None, strict=False)
     for problem in kb.warnings:
         click.echo(str(problem), err=True)
-    matcher = Matcher(kb, config.matcher)
+    matcher = Matcher(kb, config.matcher, None if thresholds_only else _decider(config))
     out = sys.stdout
     for line in sys.stdin:
         query = line.rstrip("\r\n")
@@ -133,12 +153,12 @@ def _services(config_path: Path) -> Services:
 
 
 def _terminal_chat(services: Services, user: str) -> None:
-    engine = services.engine
-    sender = TerminalSender(user, sys.stdout, engine.remember_choices)
-    worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock)
+    sender = TerminalSender(user, sys.stdout, services.remember_choices)
+    worker = OutboxWorker(services.db, {terminal.CHANNEL: sender}, services.clock, writer=services.writer)
     click.echo(messages.TERMINAL_WELCOME.format(entries=len(services.faq.kb.entries)))
-    asyncio.run(terminal.chat_loop(engine.handle, worker, user,
+    asyncio.run(terminal.chat_loop(services.handle, worker, user,
                                    background=lambda stop: run_timers(services, stop)))
+    services.writer.close()
 
 
 @cli.command()
@@ -189,8 +209,10 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
         raise click.ClickException(f"{ref} is not a technician")
     word = {"list": "queue"}.get(command, command)
     desk = services.engine.desk
-    with services.db.atomic():
-        replies = desk.on_command(word, " ".join(args), person, State())
+    # On the writer's connection, in one BEGIN IMMEDIATE transaction: waits its turn
+    # (busy timeout) while a running server writes, instead of failing.
+    replies = services.writer.call(desk.on_command, word, " ".join(args), person, State())
+    services.writer.close()
     if replies is None:
         raise click.ClickException(f"unknown command {command!r}")
     for reply in replies:
@@ -241,6 +263,40 @@ def faq_check(config_path: Path, path: Path | None) -> None:
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(1)
+
+
+@cli.group()
+def matcher() -> None:
+    """The FAQ matcher's decision model."""
+
+
+@matcher.command("fit")
+@config_option
+@click.option("--seed", default=0, show_default=True, help="Seed of the rewrites and FAQ parts.")
+def matcher_fit(config_path: Path, seed: int) -> None:
+    """Fit the answer/clarify decision on questions the knowledge base generates about itself.
+
+    Writes knowledge/matcher-fit.json; run it again after the FAQ changes
+    (`faq check` says when the fit is stale).
+    """
+    from bot.language.fitting import fit, kb_fingerprint, read_out_of_scope, self_observations
+
+    config = _load_config(config_path)
+    try:
+        kb = load_knowledge(config.knowledge_dir)
+    except KnowledgeError as exc:
+        raise click.ClickException(f"the knowledge base has errors (run `python -m bot faq check`):\n{exc}") from exc
+    observations = self_observations(kb, config.matcher, read_out_of_scope(config.knowledge_dir), seed=seed,
+                                     progress=lambda line: click.echo(line, err=True))
+    result = fit(observations, kb_fingerprint(kb))
+    path = config.knowledge_dir / FIT_FILE
+    path.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    chosen = next((p for p in reversed(result["error_curve"])
+                   if p["error"] <= config.matcher.target_error_rate), None)
+    click.echo(f"{len(observations)} questions ({result['examples']['answerable']} answerable); wrote {path}")
+    if chosen:
+        click.echo(f"at target error rate {config.matcher.target_error_rate}: answer when P(right) >= "
+                   f"{chosen['threshold']:.3f}, {chosen['answered']:.0%} of these questions answered directly")
 
 
 from bot.ops.commands import add_commands  # noqa: E402 - attached last; it needs the options above

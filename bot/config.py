@@ -44,9 +44,14 @@ class MatcherConfig:
         "Lowest score at which entries are offered as 'did you mean' choices.", 0.25
     )
     max_candidates: int = _help("How many 'did you mean' choices to offer at most.", 3)
+    target_error_rate: float = _help(
+        "Share of direct answers allowed to be wrong, as measured when the decision model "
+        "(knowledge/matcher-fit.json, `python -m bot matcher fit`) was fitted. Without a fit, "
+        "the three thresholds above decide.", 0.01
+    )
 
     def __post_init__(self) -> None:
-        for name in ("answer_threshold", "answer_margin", "clarify_threshold"):
+        for name in ("answer_threshold", "answer_margin", "clarify_threshold", "target_error_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"matcher.{name}: must be between 0 and 1, got {value}")

@@ -56,6 +56,11 @@ INTERNAL_ERROR = (
     "Xin lỗi, tôi gặp lỗi khi xử lý tin nhắn này. Tin nhắn đã được lưu lại; "
     "anh/chị thử lại sau ít phút, hoặc /baoloi để gửi yêu cầu cho kỹ thuật viên."
 )
+STORAGE_RECOVERED = (
+    "⚠️ Cơ sở dữ liệu của bot bị lỗi ghi từ {since} (đầy đĩa, chỉ đọc hoặc bị khóa quá lâu) "
+    "và nay đã ghi được trở lại. Tin nhắn đến trong lúc lỗi không bị xác nhận, nên được gửi lại "
+    "và đang được xử lý. Kiểm tra dung lượng đĩa và quyền ghi của thư mục dữ liệu."
+)
 EMPTY_MESSAGE = "Tin nhắn trống. Anh/chị gõ câu hỏi giúp tôi."
 SMALLTALK_HELLO = "Chào anh/chị! Anh/chị cần hỗ trợ việc gì? Cứ gõ câu hỏi, ví dụ \"không nhận token\"."
 SMALLTALK_THANKS = "Không có gì ạ. Cần gì anh/chị cứ nhắn tiếp nhé."
@@ -65,6 +70,7 @@ SMALLTALK_OK = "Vâng ạ. Cần hỗ trợ gì anh/chị cứ gõ câu hỏi nh
 
 ANSWER_FOOTER = "Hướng dẫn này có giải quyết được không ạ?"
 CLARIFY_INTRO = "Có phải anh/chị muốn hỏi một trong các câu sau?"
+ANSWER_ALTERNATIVES = "Hoặc có phải anh/chị hỏi:"  # under an answer that is likely but not certain
 CLARIFY_NONE_OF_THESE = "Không phải các câu trên"
 CLARIFY_LINE = "{n}. {question}"
 CLARIFY_BUTTON = "Câu {n}: {title}"
@@ -360,6 +366,10 @@ SETUP_BAD_NAME = "Tên đăng nhập gồm 2–40 chữ cái không dấu, chữ
 SETUP_SHORT_PASSWORD = "Mật khẩu cần ít nhất 8 ký tự."
 SETUP_PASSWORDS_DIFFER = "Hai lần nhập mật khẩu không khớp."
 FILE_NOT_ALLOWED = "Chỉ kỹ thuật viên và người gửi ảnh mới xem được ảnh này."
+WEB_TRY_AGAIN = (
+    "Hệ thống đang tạm thời không lưu được tin nhắn, nên tin này CHƯA được gửi. "
+    "Nội dung anh/chị gõ vẫn còn trong ô; anh/chị bấm Gửi lại sau ít phút."
+)
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
 

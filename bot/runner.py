@@ -29,6 +29,7 @@ from bot.models import Delivery
 from bot.ops.logs import JsonFormatter
 from bot.ops.metrics import metrics_handler
 from bot.ops.schedule import run_upkeep
+from bot.store.database import Writer
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
 from bot.web.console import console_routes
@@ -92,6 +93,7 @@ class Running:
     """What `start` brought up, for `stop` to bring down in order."""
 
     worker: OutboxWorker
+    writer: Writer
     tasks: list[asyncio.Task] = field(default_factory=list)
     telegram: TelegramChannel | None = None
     zalo_bot: ZaloBotChannel | None = None
@@ -124,7 +126,7 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     config = services.config.telegram
     use_webhook = bool(config.webhook_url)
     channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
-                              services.engine.handle, services.clock, config.poll_timeout, webhook=use_webhook)
+                              services.handle, services.clock, config.poll_timeout, webhook=use_webhook)
     await channel.start(polling=not use_webhook)
     await channel.set_commands(*telegram_chats(services))
     if use_webhook:
@@ -141,7 +143,7 @@ async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: li
         return None
     config = services.config.zalo_bot
     channel = ZaloBotChannel(token, env.get("ZALO_BOT_API_BASE_URL") or config.api_base_url,
-                             services.engine.handle, services.engine.remember_choices, config.poll_timeout)
+                             services.handle, services.remember_choices, config.poll_timeout)
     await channel.start()
     if config.webhook_url:
         secret = env.get("ZALO_BOT_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
@@ -162,15 +164,22 @@ async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: lis
         services.db, config.app_id, secret_key, app_secret,
         env.get("ZALO_OA_API_BASE_URL") or config.api_base_url,
         env.get("ZALO_OA_OAUTH_BASE_URL") or config.oauth_base_url,
-        services.engine.handle, services.engine.remember_choices, services.clock,
+        services.handle, services.remember_choices, services.clock,
         window=timedelta(hours=config.reply_window_hours), replies_per_window=config.replies_per_window,
         max_event_age=timedelta(seconds=config.max_event_age_seconds))
     channel.seed_tokens(env.get("ZALO_OA_ACCESS_TOKEN", ""), env.get("ZALO_OA_REFRESH_TOKEN", ""))
     await channel.start()
     loop = asyncio.get_running_loop()
+    processing: set[asyncio.Task] = set()
+
+    def after_store() -> None:
+        task = loop.create_task(channel.process_inbox())
+        processing.add(task)  # the loop keeps only a weak reference
+        task.add_done_callback(processing.discard)
+
     routes.append((ZALO_OA_WEBHOOK_PATH, zalo_oa_webhook(
-        channel.verify, channel.store, lambda: loop.call_soon(channel.process_inbox), SIGNATURE_HEADER)))
-    channel.process_inbox()  # whatever arrived just before a restart
+        channel.verify, channel.store, after_store, SIGNATURE_HEADER)))
+    await channel.process_inbox()  # whatever arrived just before a restart
     log.info("zalo oa: started (webhook %s)", ZALO_OA_WEBHOOK_PATH)
     return channel
 
@@ -191,18 +200,29 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
         if channel is not None:
             senders[name] = channel
 
-    def held(delivery: Delivery) -> None:
+    def held(delivery: Delivery) -> None:  # on the writer thread, inside the outcome's transaction
         if delivery.ticket_id is not None:
-            services.tickets.reply_held(delivery.ticket_id)
+            services.engine.tickets.reply_held(delivery.ticket_id)
 
-    worker = OutboxWorker(services.db, senders, services.clock, on_hold=held)
-    services.engine.on_outbox = worker.wakeup.set
-    running = Running(worker=worker, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
+    worker = OutboxWorker(services.db, senders, services.clock, on_hold=held, writer=services.writer)
+    loop = asyncio.get_running_loop()
+    services.engine.on_outbox = None  # the writer wakes the worker once the replies are committed
+    services.writer.on_commit.append(lambda: loop.call_soon_threadsafe(worker.wakeup.set))
+    running = Running(worker=worker, writer=services.writer, telegram=telegram, zalo_bot=zalo_bot, zalo_oa=zalo_oa)
     running.setup_link = console.setup_link(base_url(config))
 
-    def health() -> dict:
-        pending = services.db.execute("select count(*) from outbox where status = 'pending'").fetchone()[0]
-        return {"channels": sorted(senders), "outbox_pending": pending}
+    async def health() -> tuple[bool, dict]:
+        # A real write, committed, on the writer thread: proves the database takes writes now.
+        fault = await loop.run_in_executor(None, services.writer.probe)
+        counts = dict(services.db.execute(
+            "select status, count(*) from outbox where status in ('pending', 'sending', 'unknown') "
+            "group by status").fetchall())
+        report = {"channels": sorted(senders), "outbox_pending": counts.get("pending", 0),
+                  "outbox_in_flight": counts.get("sending", 0), "outbox_unknown": counts.get("unknown", 0),
+                  "storage": "ok" if fault is None else "cannot write"}
+        if fault is not None:
+            report["storage_error"] = fault
+        return fault is None, report
 
     app = create_web_app(health, routes, parse_networks(config.web.trusted_proxies))
     app.add_routes(console_pages)
@@ -234,6 +254,7 @@ async def stop(running: Running) -> None:
     for channel in (running.telegram, running.zalo_bot, running.zalo_oa):
         if channel is not None:
             await channel.close()
+    await asyncio.get_running_loop().run_in_executor(None, running.writer.close)
 
 
 async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:

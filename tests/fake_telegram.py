@@ -474,6 +474,7 @@ class FakeTelegram(FakeServer):
         self._callback_ids = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._failures: defaultdict[str, deque[ApiError]] = defaultdict(deque)
+        self._slow: defaultdict[str, deque[float]] = defaultdict(deque)
         self._poll_generation = 0
         self._changed: asyncio.Event | None = None
         self._closing = False
@@ -632,6 +633,12 @@ class FakeTelegram(FakeServer):
             self._failures[method.lower()].append(
                 ApiError(status, description, parameters or None)
             )
+
+    def slow_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Make the next ``times`` calls to ``method`` do their work, then answer only after ``seconds``
+        (as a loaded Telegram does: the message is delivered, the answer is late)."""
+        for _ in range(times):
+            self._slow[method.lower()].append(seconds)
 
     def block(self, user_id: int) -> None:
         """Simulate that a user blocked the bot: sends to them get 403."""
@@ -958,6 +965,8 @@ class FakeTelegram(FakeServer):
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result
+            if self._slow.get(key):
+                await asyncio.sleep(self._slow[key].popleft())
         except ApiError as err:
             self.errors.append((method, err.status, err.description))
             return self._envelope_error(err.status, err.description, err.parameters)

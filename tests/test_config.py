@@ -34,7 +34,7 @@ def test_values_are_read_into_typed_objects(tmp_path: Path) -> None:
     [
         ("matcher:\n  answer_threshold: high\n", "matcher.answer_threshold: expected a number, got 'high'"),
         ("matcher:\n  answer_treshold: 0.5\n", "matcher.answer_treshold: unknown key (known: answer_margin, "
-         "answer_threshold, clarify_threshold, max_candidates)"),
+         "answer_threshold, clarify_threshold, max_candidates, target_error_rate)"),
         ("matcher: 3\n", "matcher: expected a mapping, got int"),
         ("matcher:\n  max_candidates: 2.5\n", "matcher.max_candidates: expected int, got 2.5"),
         ("matcher:\n  answer_threshold: 1.5\n", "matcher.answer_threshold: must be between 0 and 1, got 1.5"),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot import messages as msg
+from bot.desk.conversation import _short
 from tests.harness import ADMIN, TECH, TECH2, Bot, make_config
 
 
@@ -79,6 +80,21 @@ def test_clarify_offers_choices_and_a_pick_gives_the_answer(bot: Bot) -> None:
     answer = bot.send("an", "1")[0]  # typing the number picks like the button
     first = bot.services.faq.kb.entry(answer_entry := bot.services.db["query_log"].get(1)["feedback"].split(":")[1])
     assert answer_entry and answer.text.startswith(first.answer.rstrip())
+
+
+def test_a_likely_answer_carries_alternatives_and_one_can_be_picked(bot: Bot) -> None:
+    kb = bot.services.faq.kb
+    reply = bot.send("an", "tài khoản vneid của dân bị khóa")[0]
+    answer = kb.entry("vneid-tai-khoan-bi-khoa").answer.rstrip()
+    assert reply.text == answer + "\n\n" + msg.ANSWER_FOOTER + "\n\n" + msg.ANSWER_ALTERNATIVES
+    other = kb.entry("vneid-dan-quen-mat-khau")
+    assert [c.label for c in reply.choices] == [
+        _short(other.question), _short(kb.entry("dvc-dang-nhap-vneid").question),
+        msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN,
+    ]
+    picked = bot.send("an", action=reply.choices[0].action)[0]
+    assert picked.text.startswith(other.answer.rstrip())
+    assert bot.services.db["query_log"].get(1)["feedback"] == "picked:vneid-dan-quen-mat-khau"
 
 
 def test_none_of_these_offers_a_ticket(bot: Bot) -> None:

@@ -113,3 +113,21 @@ def test_a_short_question_about_something_the_faq_never_names_is_offered_not_ans
     matcher = Matcher(dataclasses.replace(small_kb, entries=entries), MatcherConfig())
     assert matcher.match("quên mật khẩu facebook").decision == "clarify"
     assert matcher.match("quên mật khẩu vneid").entry_id == "vneid-quen-mat-khau"
+
+
+def test_words_that_say_who_asks_are_context_not_topic(matcher: Matcher) -> None:
+    plain = matcher.rank("máy in không in được")
+    chatty = matcher.rank("anh ơi bên em ở ubnd xã máy in không in được")
+    assert [c.entry_id for c in chatty][:1] == [c.entry_id for c in plain][:1] == ["may-in-khong-in"]
+    assert matcher.match("ủy ban nhân dân xã").decision == "none"
+
+
+def test_a_word_takes_the_sense_of_the_word_beside_it(small_kb: KnowledgeBase) -> None:
+    entries = (
+        Entry("ho-so-ket", "Hồ sơ bị kẹt ở một bước trên hệ thống một cửa", "Thu hồi hồ sơ."),
+        Entry("may-treo", "Máy tính chạy chậm, hay bị treo", "Khởi động lại máy."),
+    )
+    matcher = Matcher(dataclasses.replace(small_kb, entries=entries), MatcherConfig())
+    assert matcher.rank("hồ sơ của dân bị treo mấy hôm nay")[0].entry_id == "ho-so-ket"
+    assert matcher.rank("hs bị đơ không chuyển được")[0].entry_id == "ho-so-ket"
+    assert matcher.rank("máy bị treo suốt")[0].entry_id == "may-treo"

@@ -225,6 +225,9 @@ async def test_a_429_is_retried_after_the_time_telegram_asks(bot: TelegramBot) -
     (hello,) = await bot.said(OFFICIAL, 1)
     assert hello["text"] == msg.SMALLTALK_HELLO
     assert bot.services is not None
+    # The outcome is committed just after the fake has the message.
+    await bot.tg.wait_for(lambda t: bot.services.db.execute(
+        "select status from outbox where chat_ref = ?", [str(OFFICIAL)]).fetchone()[0] != "sending")
     (row,) = [r for r in bot.services.db["outbox"].rows if r["chat_ref"] == str(OFFICIAL)]
     assert (row["status"], row["attempts"]) == ("sent", 2)
 

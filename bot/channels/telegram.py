@@ -37,7 +37,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -46,6 +46,7 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from bot import messages as msg
 from bot.channels.common import split_text
@@ -59,6 +60,8 @@ PRIVATE_INTERVAL = 1.0  # seconds between messages to one private chat
 GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
 OVERALL_PER_SECOND = 30
 RAW_PIECE = 3500  # characters of text per message before escaping
+SEND_POOL = 64  # connections for sending: replies to many chats go out at once
+SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
 
 MENU_ACTIONS = {msg.MENU_ASK: "menu:ask", msg.MENU_REPORT: "menu:report", msg.MENU_TICKETS: "menu:tickets"}
 MAIN_MENU = ReplyKeyboardMarkup([[msg.MENU_ASK, msg.MENU_REPORT], [msg.MENU_TICKETS]], resize_keyboard=True)
@@ -103,6 +106,24 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None
     return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.action)] for c in reply.choices])
 
 
+def send_request() -> HTTPXRequest:
+    """The HTTP client for sends: a pool for many chats at once, and timeouts that fit the Bot API.
+
+    PTB's default 5 s read timeout is shorter than a slow Telegram answer; a send
+    that timed out after it went out may well have arrived, so it must not be
+    retried blindly. Waiting longer makes that rare, and `send` reports it as
+    "in doubt" (not sent again) rather than as a failure.
+    """
+    return HTTPXRequest(connection_pool_size=SEND_POOL, connect_timeout=5.0, read_timeout=SEND_READ_TIMEOUT,
+                        write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
+
+
+def _not_sent(exc: TimedOut) -> bool:
+    """A timeout before the request went out (no connection, or none free in the pool)."""
+    cause = type(exc.__cause__).__name__  # httpx's, which PTB wraps
+    return cause in ("ConnectTimeout", "PoolTimeout") or "not* sent" in exc.message
+
+
 def _seconds(value: object) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
 
@@ -137,7 +158,7 @@ class TelegramChannel:
     """The PTB Application, its handlers, and the outbox sender for Telegram."""
 
     def __init__(self, token: str, api_base_url: str, db: Database,
-                 handle: Callable[[Incoming], Outcome], clock: Callable[[], datetime],
+                 handle: Callable[[Incoming], Awaitable[Outcome]], clock: Callable[[], datetime],
                  poll_timeout: int = 30, webhook: bool = False) -> None:
         self.db = db
         self.handle = handle
@@ -149,7 +170,7 @@ class TelegramChannel:
         )
         if webhook:
             builder = builder.updater(None)
-        self.app = builder.build()
+        self.app = builder.request(send_request()).build()
         self.app.add_handler(CallbackQueryHandler(self._on_callback))
         self.app.add_handler(MessageHandler(filters.ALL, self._on_message))
         self.app.add_error_handler(self._on_error)
@@ -194,7 +215,12 @@ class TelegramChannel:
     async def process_webhook(self, data: dict) -> None:
         """One update posted to our webhook: handled (and committed) before we answer 200."""
         update = Update.de_json(data, self.app.bot)
-        await self.app.process_update(update)
+        # Our handlers directly, not PTB's process_update, which would swallow a storage
+        # fault into the error handler and let the webhook answer 200 for an update not stored.
+        if update.callback_query is not None:
+            await self._on_callback(update, None)  # type: ignore[arg-type]
+        elif update.effective_message is not None:
+            await self._on_message(update, None)  # type: ignore[arg-type]
 
     # -- incoming ---------------------------------------------------------------------
 
@@ -233,7 +259,7 @@ class TelegramChannel:
             return
         incoming = self._incoming(update, message)
         if incoming is not None:
-            self.handle(incoming)
+            await self.handle(incoming)
 
     async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A button press: always answered (stops the spinner), then handled by the core."""
@@ -246,7 +272,7 @@ class TelegramChannel:
         message = query.message
         chat_ref = str(message.chat.id) if message is not None else str(query.from_user.id)
         in_group = message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        self.handle(Incoming(
+        await self.handle(Incoming(
             channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref, action=query.data or "",
             update_id=str(update.update_id), display_name=query.from_user.full_name, in_group=in_group,
         ))
@@ -278,6 +304,11 @@ class TelegramChannel:
             raise DeliveryError(f"rate limited: {exc.message}", retry_after=_seconds(exc.retry_after)) from exc
         except Forbidden as exc:
             raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from exc
+        except TimedOut as exc:
+            if _not_sent(exc):
+                raise DeliveryError(f"telegram timeout before sending: {exc.message}") from exc
+            raise DeliveryError(f"no answer from Telegram within {SEND_READ_TIMEOUT:g} s; the message may "
+                                "have arrived", in_doubt=True) from exc
         except BadRequest as exc:
             raise DeliveryError(f"bad request: {exc.message}", permanent=True) from exc
         except (NetworkError, TelegramError) as exc:

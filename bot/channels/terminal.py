@@ -49,7 +49,7 @@ class TerminalSender:
             self.remember_choices(CHANNEL, delivery.chat_ref, delivery.reply.choices)
 
 
-async def chat_loop(handle: Callable[[Incoming], object], worker: OutboxWorker, user_ref: str,
+async def chat_loop(handle: Callable[[Incoming], Awaitable[object]], worker: OutboxWorker, user_ref: str,
                     stdin: TextIO = sys.stdin, out: TextIO = sys.stdout, poll_seconds: float = 1.0,
                     background: Callable[[asyncio.Event], Awaitable[None]] | None = None) -> None:
     """Read lines until end of input; deliver the outbox after each and every `poll_seconds`."""
@@ -66,7 +66,7 @@ async def chat_loop(handle: Callable[[Incoming], object], worker: OutboxWorker, 
                 break
             text = line.rstrip("\n")
             if text.strip():
-                handle(Incoming(CHANNEL, user_ref, user_ref, text=text, display_name=user_ref))
+                await handle(Incoming(CHANNEL, user_ref, user_ref, text=text, display_name=user_ref))
                 await worker.run_once()
     finally:
         await worker.run_once()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ import aiohttp
 from bot import messages as msg
 from bot.channels.common import split_text
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
+from bot.store.database import StorageUnavailable
 from bot.store.outbox import DeliveryError
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def incoming_from(event: dict) -> Incoming | None:
 class ZaloBotChannel:
     """The Zalo Bot API client, its polling loop, and its outbox sender."""
 
-    def __init__(self, token: str, api_base_url: str, handle: Callable[[Incoming], Outcome],
+    def __init__(self, token: str, api_base_url: str, handle: Callable[[Incoming], Awaitable[Outcome]],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  poll_timeout: int = 30) -> None:
         self._base = f"{api_base_url.rstrip('/')}/bot{token}"
@@ -117,15 +118,30 @@ class ZaloBotChannel:
 
     # -- incoming ---------------------------------------------------------------------
 
-    def take(self, payload: Any) -> bool:
-        """A webhook body or polled update: hand it to the core. False if it is not an event."""
+    async def take(self, payload: Any) -> bool:
+        """A webhook body or polled update: hand it to the core. False if it is not an event.
+
+        Raises `StorageUnavailable` when it could not be stored (then it is not acknowledged).
+        """
         event = event_of(payload)
         if event is None:
             return False
         incoming = incoming_from(event)
         if incoming is not None:
-            self.handle(incoming)
+            await self.handle(incoming)
         return True
+
+    async def _take_until_stored(self, payload: Any) -> None:
+        """A polled update is gone from Zalo once fetched: keep it until the database takes it."""
+        delay = 1.0
+        while True:
+            try:
+                await self.take(payload)
+                return
+            except StorageUnavailable:
+                log.warning("zalo bot: database cannot be written; keeping the update, retrying in %.0f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
 
     async def set_webhook(self, url: str, secret: str) -> None:
         await self.call("setWebhook", url=url, secret_token=secret)
@@ -152,7 +168,7 @@ class ZaloBotChannel:
                                              json={"timeout": str(self.poll_timeout)}) as response:
                     body = await response.json(content_type=None)
                 if isinstance(body, dict) and body.get("ok"):
-                    self.take(body)
+                    await self._take_until_stored(body)
             except asyncio.CancelledError:
                 raise
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:

@@ -18,11 +18,12 @@ released, behind a short notice, when the user writes again.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,11 +34,13 @@ from bot import messages as msg
 from bot.channels.common import split_text
 from bot.channels.zalo_bot import render_numbered
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
+from bot.store.database import StorageUnavailable
 from bot.store.outbox import DeliveryError, iso, release_held
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_oa"
+INBOX_RETRY_SECONDS = 5.0
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
 TOKEN_EXPIRED = -216
@@ -54,7 +57,7 @@ def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) 
 
 class ZaloOAChannel:
     def __init__(self, db: Database, app_id: str, oa_secret_key: str, app_secret: str,
-                 api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Outcome],
+                 api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Awaitable[Outcome]],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  clock: Callable[[], datetime], window: timedelta = timedelta(hours=48),
                  replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2)) -> None:
@@ -154,8 +157,23 @@ class ZaloOAChannel:
                                      "received_at": iso(self.clock())})
         return True
 
-    def process_inbox(self) -> int:
-        """Handle stored events in arrival order; returns how many."""
+    async def process_inbox(self) -> int:
+        """Handle stored events in arrival order; returns how many.
+
+        When the database cannot be written, the rest stay pending and are
+        tried again in a few seconds (they are already safe in the inbox).
+        """
+        done = 0
+        try:
+            done = await self._process_pending()
+        except StorageUnavailable as exc:
+            log.warning("zalo oa: database cannot be written (%s); pending events retried in %.0f s",
+                        exc, INBOX_RETRY_SECONDS)
+            asyncio.get_running_loop().call_later(
+                INBOX_RETRY_SECONDS, lambda: asyncio.ensure_future(self.process_inbox()))
+        return done
+
+    async def _process_pending(self) -> int:
         done = 0
         for row in list(self.db["inbox"].rows_where("channel = ? and status = 'pending'", [CHANNEL],
                                                      order_by="rowid")):
@@ -163,7 +181,7 @@ class ZaloOAChannel:
             incoming = self._incoming(event)
             if incoming is not None:
                 self._user_wrote(incoming.chat_ref, str((event.get("message") or {}).get("msg_id") or ""))
-                self.handle(incoming)
+                await self.handle(incoming)
             with self.db.atomic():
                 self.db["inbox"].update((CHANNEL, row["event_id"]), {"status": "done"})
             done += 1

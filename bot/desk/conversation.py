@@ -44,6 +44,7 @@ from bot.knowledge.live import Faq
 from bot.language.matching import MatchResult
 from bot.language.text import fold
 from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
+from bot.store.database import is_unavailable
 from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,9 @@ class Engine:
         """
         try:
             return self._handle(incoming, self._dispatch)
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):  # nothing was stored: the caller must not acknowledge the update
+                raise
             log.exception("handling %s:%s failed; the message is kept and the sender told",
                           incoming.channel, incoming.user_ref)
             return self._handle(incoming, lambda *_: [Reply(msg.INTERNAL_ERROR)])
@@ -415,7 +418,13 @@ class Engine:
         if result.decision == "answer" and result.entry_id:
             entry = kb.entry(result.entry_id)
             assert entry is not None
-            return [self._answer(entry.answer, qid)]
+            reply = self._answer(entry.answer, qid)
+            ids = [c.entry_id for c in result.candidates]  # what _log_query stored: pick:qid:index
+            more = tuple(Choice(self._label(inc.channel, e.question, e.title), f"pick:{qid}:{ids.index(c.entry_id)}")
+                         for c in result.alternatives if (e := kb.entry(c.entry_id)) and c.entry_id in ids)
+            if more:  # likely but not certain: "Hoặc có phải: …" under the answer
+                reply = Reply(reply.text + "\n\n" + msg.ANSWER_ALTERNATIVES, more + reply.choices)
+            return [reply]
         if result.decision == "clarify":
             entries = [kb.entry(c.entry_id) for c in result.candidates]
             questions = [e.question if e else c.entry_id for e, c in zip(entries, result.candidates, strict=True)]

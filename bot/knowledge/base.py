@@ -93,6 +93,9 @@ class Synonyms:
     abbreviations: dict[str, tuple[str, ...]] = field(default_factory=dict)
     synonyms: dict[str, tuple[str, ...]] = field(default_factory=dict)
     stopwords: frozenset[str] = frozenset()
+    # (word, another word in the same message, what the word then means): "treo" next to
+    # "hồ sơ" is a stuck dossier ("kẹt"), not a frozen computer.
+    senses: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -352,7 +355,15 @@ def load_synonyms(path: Path, problems: list[Problem]) -> Synonyms:
     if not isinstance(stop, list):
         problems.append(Problem(str(path), raw.get(_LINE, 1), "'stopwords' must be a list"))
         stop = []
-    return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop))
+    senses: list[tuple[str, str, str]] = []
+    for rule in raw.get("senses") or []:
+        parts = (rule.get("word"), rule.get("with"), rule.get("means")) if isinstance(rule, dict) else ()
+        if len(parts) != 3 or not all(isinstance(x, str) and x.strip() for x in parts):
+            line = rule.get(_LINE, 0) if isinstance(rule, dict) else 0
+            problems.append(Problem(str(path), line, f"sense {rule!r} needs word, with and means"))
+            continue
+        senses.append(tuple(nfc(x).strip().lower() for x in parts))  # type: ignore[arg-type]
+    return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop), tuple(senses))
 
 
 NATIONAL = "national"
@@ -399,11 +410,13 @@ def _merge_synonyms(layers: Sequence[Synonyms]) -> Synonyms:
     abbreviations: dict[str, tuple[str, ...]] = {}
     synonyms: dict[str, tuple[str, ...]] = {}
     stopwords: set[str] = set()
+    senses: list[tuple[str, str, str]] = []
     for table in layers:
         abbreviations.update(table.abbreviations)
         synonyms.update(table.synonyms)
         stopwords |= table.stopwords
-    return Synonyms(abbreviations, synonyms, frozenset(stopwords))
+        senses += [s for s in table.senses if s not in senses]
+    return Synonyms(abbreviations, synonyms, frozenset(stopwords), tuple(senses))
 
 
 def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,

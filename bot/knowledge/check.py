@@ -7,11 +7,13 @@ make the bot hesitate between them for ever, so that is an error too.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from bot.config import MatcherConfig
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.language.calibration import FIT_FILE, faq_fingerprint, load_decider, load_fit
 from bot.language.matching import Matcher
 from bot.language.text import fold
 
@@ -42,6 +44,26 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
     return problems
 
 
+def stale_fit(directory: Path, kb: KnowledgeBase) -> list[Problem]:
+    """A warning when the matcher's decision model was fitted on another version of the FAQ.
+
+    A stale fit still decides (its features do not depend on one FAQ), but
+    refitting measures the new entries too.
+    """
+    try:
+        fit = load_fit(directory)
+    except ValueError:
+        return []
+    if fit is None:
+        return []
+    now = faq_fingerprint((e.id, text) for e in kb.entries for text in e.phrasings)
+    if fit.get("faq_fingerprint") == now:
+        return []
+    return [Problem(str(directory / FIT_FILE), 0,
+                    "the matcher's decision model was fitted on another version of the FAQ; "
+                    "run `python -m bot matcher fit`", level="warning")]
+
+
 def not_questions(kb: KnowledgeBase) -> list[Problem]:
     """Phrasings with no word the matcher could use ("🙏", "ok ạ"): a click in the unanswered
     list must not teach the bot to answer thanks with an FAQ entry."""
@@ -63,8 +85,16 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None,
         kb = load_knowledge(directory, faq_files)
     except KnowledgeError as exc:
         return None, list(exc.problems)
-    matcher = Matcher(kb, config)
-    problems = sorted(confusable_entries(kb, matcher) + not_questions(kb)) + list(kb.warnings)
+    try:
+        decider = load_decider(directory, config.target_error_rate)
+    except (ValueError, KeyError, TypeError) as exc:
+        decider = None
+        kb = dataclasses.replace(kb, warnings=(*kb.warnings, Problem(
+            str(directory / FIT_FILE), 0, f"unreadable ({exc}); run `python -m bot matcher fit`",
+            level="warning")))
+    matcher = Matcher(kb, config, decider)
+    problems = sorted(confusable_entries(kb, matcher) + not_questions(kb)) + list(kb.warnings) + (
+        stale_fit(directory, kb) if faq_files is None else [])
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 

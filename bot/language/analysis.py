@@ -50,6 +50,15 @@ def _literal(text: str) -> tuple[Token, ...]:
     return tuple(Token(t.folded, t.marked or t.folded) for t in tokenize(text))
 
 
+def _find(tokens: list[Token], phrase: tuple[Token, ...], start: int = 0) -> list[int]:
+    """The first position at or after `start` where a phrase occurs (as a one-item list), or []."""
+    n = len(phrase)
+    for i in range(start, len(tokens) - n + 1):
+        if all(_token_fits(a, b, n > 1) for a, b in zip(tokens[i : i + n], phrase, strict=True)):
+            return [i]
+    return []
+
+
 class _RuleSet:
     """One pass of phrase rewriting: longest phrase first, canonical phrases kept whole."""
 
@@ -116,9 +125,17 @@ class Analyzer:
 
     def __init__(self, synonyms: Synonyms) -> None:
         self._passes = (_RuleSet(synonyms.abbreviations), _RuleSet(synonyms.synonyms))
-        stop_tokens = [t for word in synonyms.stopwords for t in tokenize(word)]
+        words = [w for w in synonyms.stopwords if len(tokenize(w)) == 1]
+        stop_tokens = [t for word in words for t in tokenize(word)]
         self._stop_marked = {t.marked or t.folded for t in stop_tokens}
         self._stop_folded = {t.folded for t in stop_tokens}
+        # Several words together that carry no topic ("ủy ban nhân dân", "bên em"): context.
+        self._stop_phrases: dict[str, list[tuple[Token, ...]]] = {}
+        for phrase in synonyms.stopwords:
+            tokens = _literal(phrase)
+            if len(tokens) > 1:
+                self._stop_phrases.setdefault(tokens[0].folded, []).append(tokens)
+        self._senses = [(_literal(w), _literal(near), _literal(means)) for w, near, means in synonyms.senses]
         self._content_folded: set[str] = set()
 
     def learn_content_words(self, words: Iterable[str]) -> None:
@@ -137,7 +154,32 @@ class Analyzer:
         # ("thu nhập" is not "thư"); a writer who never does leaves every word open.
         if any(t.marked is not None for t in tokens):
             tokens = [t if t.marked is not None else Token(t.folded, t.folded) for t in tokens]
-        outs = [tokens]
-        for rule_set in self._passes:
-            outs = [r for out in outs for r in rule_set.apply(out)][:MAX_READINGS]
-        return [[Term(t.folded, t.marked, self._is_stop(t)) for t in out] for out in outs]
+        outs = self._passes[0].apply(tokens)
+        if self._senses:
+            outs = [self._apply_senses(out) for out in outs]
+        outs = [r for out in outs for r in self._passes[1].apply(out)][:MAX_READINGS]
+        return [self._terms(out) for out in outs]
+
+    def _terms(self, tokens: list[Token]) -> list[Term]:
+        stop = [self._is_stop(t) for t in tokens]
+        if self._stop_phrases:
+            for i, t in enumerate(tokens):
+                for phrase in self._stop_phrases.get(t.folded, ()):
+                    window = tokens[i : i + len(phrase)]
+                    if len(window) == len(phrase) and all(
+                        _token_fits(a, b, True) for a, b in zip(window, phrase, strict=True)
+                    ):
+                        stop[i : i + len(phrase)] = [True] * len(phrase)
+        return [Term(t.folded, t.marked, s) for t, s in zip(tokens, stop, strict=True)]
+
+    def _apply_senses(self, tokens: list[Token]) -> list[Token]:
+        """A word that means something else when another word is in the same message."""
+        for word, near, means in self._senses:
+            if not _find(tokens, near):
+                continue
+            at = _find(tokens, word)
+            while at:
+                i = at[0]
+                tokens = tokens[:i] + list(means) + tokens[i + len(word) :]
+                at = _find(tokens, word, i + len(means))
+        return tokens

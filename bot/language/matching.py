@@ -33,6 +33,7 @@ from rapidfuzz import fuzz, process
 from bot.config import MatcherConfig
 from bot.knowledge.base import Entry, KnowledgeBase
 from bot.language.analysis import Analyzer, Term
+from bot.language.calibration import FEATURES, Decider
 
 Decision = Literal["answer", "clarify", "none"]
 
@@ -50,7 +51,10 @@ ANSWER_CREDIT = 0.3
 SHORT_QUESTION_WORDS = 6  # a question this short with a word the FAQ never uses ...
 FOREIGN_MAX_COVERAGE = 0.5  # ... and its best phrasing covered less than this: offer, don't answer
 CANDIDATE_VISITS = 6000  # postings read to find candidates (rarest features first)
-CANDIDATE_LIMIT = 300  # phrasings scored fully  # how much a query word found only in an entry's answer explains  # the query-coverage exponent is 1 minus this
+CANDIDATE_LIMIT = 300  # phrasings scored fully
+MIN_CONTENT_OVERLAP = 0.2  # share of the query's content an entry must hold to be offered
+MAX_ALTERNATIVES = 2  # "Hoặc có phải: …" choices under a not-quite-certain answer
+SYSTEM_WORD_PURITY = 0.9  # a word names a system when this share of its entries are that system's
 
 
 @dataclass(frozen=True)
@@ -68,16 +72,34 @@ class MatchResult:
     entry_id: str | None
     score: float
     candidates: tuple[Candidate, ...]
+    probability: float | None = None  # estimated chance the best entry is right (decision model)
+    alternatives: tuple[Candidate, ...] = ()  # offered under an answer that is not certain
 
     def as_json(self) -> dict[str, object]:
         """The `python -m bot match` line for this result."""
-        return {
+        out: dict[str, object] = {
             "query": self.query,
             "decision": self.decision,
             "id": self.entry_id,
             "score": round(self.score, 4),
             "candidates": [{"id": c.entry_id, "score": round(c.score, 4)} for c in self.candidates],
         }
+        if self.probability is not None:
+            out["probability"] = round(self.probability, 4)
+        if self.alternatives:
+            out["alternatives"] = [c.entry_id for c in self.alternatives]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class _Hit:
+    """How one entry scored for a query: on which reading, with which coverages."""
+
+    score: float
+    doc_cov: float
+    query_cov: float
+    reading: int
+    foreign: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,9 +137,10 @@ def _mark_credit(typed: str | None, folded: str, faq: str | None) -> float:
 class Matcher:
     """An index over one knowledge base; build once, then call `match` per query."""
 
-    def __init__(self, kb: KnowledgeBase, config: MatcherConfig) -> None:
+    def __init__(self, kb: KnowledgeBase, config: MatcherConfig, decider: Decider | None = None) -> None:
         self.kb = kb
         self.config = config
+        self.decider = decider
         self.analyzer = Analyzer(kb.synonyms)
         self._entries: tuple[Entry, ...] = kb.entries
         analysed = [
@@ -150,6 +173,7 @@ class Matcher:
                 self._profile_postings[word].append(i)
         self._vocabulary = sorted({w for w in self._postings if w not in self._stop and " " not in w})
         self._max_idf = max(self._idf.values(), default=1.0)
+        self._word_system = self._system_words()
         self._correct = lru_cache(maxsize=50_000)(self._correct_uncached)
 
     # -- building -------------------------------------------------------------
@@ -201,6 +225,22 @@ class Matcher:
                 pairs.update(_pairs(terms))
         return _Profile(marks, frozenset(pairs))
 
+    def _system_words(self) -> dict[str, str]:
+        """Words that name a system: used by two or more entries, nearly all of that system."""
+        systems: dict[str, list[str]] = defaultdict(list)
+        for entry, profile in zip(self._entries, self._profiles, strict=True):
+            for word, (_, credit) in profile.marks.items():
+                if credit >= 1.0 and word not in self._stop:
+                    systems[word].append(entry.system)
+        out = {}
+        for word, owners in systems.items():
+            if len(owners) < 2:
+                continue
+            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0]))
+            if system and count / len(owners) >= SYSTEM_WORD_PURITY:
+                out[word] = system
+        return out
+
     def _weight(self, folded: str, stop: bool) -> float:
         idf = self._idf.get(folded)
         if idf is None:
@@ -229,10 +269,12 @@ class Matcher:
 
     # -- scoring --------------------------------------------------------------
 
-    def _score_reading(self, terms: list[Term]) -> dict[int, tuple[float, float]]:
-        """Per entry: its score for one reading of the query, and its best phrasing coverage."""
+    def _query_words(self, terms: list[Term]) -> tuple[dict[str, tuple[str | None, float, float]], set[str], int]:
+        """The query's words after typo correction (folded -> marks, weight, credit), its pairs,
+        and how many words were corrected."""
         words: dict[str, tuple[str | None, float, float]] = {}  # folded -> marks, weight, credit
         corrected: list[Term] = []
+        typos = 0
         for t in terms:
             # Only words typed without marks are corrected: marks show a deliberate word.
             typed_plain = t.marked is None or t.marked == t.folded
@@ -241,15 +283,21 @@ class Matcher:
             )
             corrected.append(Term(folded, t.marked if folded == t.folded else None, t.stop))
             if folded not in words:
+                typos += folded != t.folded
                 words[folded] = (corrected[-1].marked, self._weight(folded, t.stop), similarity)
-        pairs = set(_pairs(corrected))
+        return words, set(_pairs(corrected)), typos
+
+    def _score_reading(self, terms: list[Term]) -> dict[int, tuple[float, float, float]]:
+        """Per entry: its score for one reading of the query, its best phrasing coverage and
+        its query coverage."""
+        words, pairs, _ = self._query_words(terms)
         query_mass = sum(w for _, w, _ in words.values()) + sum(
             self._pair_weight(p) for p in pairs
         )
         if query_mass <= 0:
             return {}
         known_mass = sum(w for f, (_, w, _) in words.items() if f in self._profile_postings)
-        best: dict[int, tuple[float, float]] = {}
+        best: dict[int, tuple[float, float, float]] = {}
         doc_cov: dict[int, float] = {}
         for doc_index in self._candidates(words, pairs):
             doc = self._docs[doc_index]
@@ -273,7 +321,8 @@ class Matcher:
             # entry, so it counts against this one more than an unknown word.
             missing = (known_mass - known_here) * (ELSEWHERE_FACTOR - 1)
             query_cov = min(overlap / (query_mass + missing), 1.0)
-            best[entry_index] = (cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT), cov)
+            score = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
+            best[entry_index] = (score, cov, query_cov)
         return best
 
     def _candidates(self, words: dict[str, tuple[str | None, float, float]], pairs: set[str]) -> list[int]:
@@ -306,18 +355,19 @@ class Matcher:
 
     def rank(self, query: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first (every reading of the query considered)."""
-        return self._rank(query, limit)[0]
+        return [Candidate(self._entries[i].id, h.score) for i, h in self._rank(query, limit)[0]]
 
-    def _rank(self, query: str, limit: int) -> tuple[list[Candidate], bool]:
-        """The ranking, and whether the best entry looks like a different object than asked.
+    def _rank(self, query: str, limit: int) -> tuple[list[tuple[int, _Hit]], list[list[Term]]]:
+        """The best entries with how each was reached, and the readings of the query.
 
         A short question with a word the FAQ has never seen ("quên mật khẩu
         facebook"), whose best phrasing is mostly absent from it (the entry is
-        about VNeID), is probably about something the FAQ does not cover: it
-        may be offered, not answered.
+        about VNeID), is probably about something the FAQ does not cover: the
+        hit is flagged `foreign`.
         """
-        best: dict[int, tuple[float, float, bool]] = {}
-        for reading in self.analyzer.readings(query):
+        best: dict[int, _Hit] = {}
+        readings = self.analyzer.readings(query)
+        for r, reading in enumerate(readings):
             content = [t for t in reading if not t.stop]
             if not content:
                 continue  # only greetings and filler: nothing to match
@@ -325,22 +375,155 @@ class Matcher:
                 self._correct(t.folded)[0] not in self._profile_postings and not t.folded.isdigit()
                 for t in content
             )
-            for entry_index, (score, doc_cov) in self._score_reading(reading).items():
-                if score > best.get(entry_index, (0.0, 0.0, False))[0]:
-                    best[entry_index] = (score, doc_cov, foreign and doc_cov < FOREIGN_MAX_COVERAGE)
-        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1][0], kv[0]))
-        other_object = bool(ranked) and ranked[0][1][2]
-        return [Candidate(self._entries[i].id, s) for i, (s, _, _) in ranked], other_object
+            for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading).items():
+                if entry_index not in best or score > best[entry_index].score:
+                    best[entry_index] = _Hit(
+                        score, doc_cov, query_cov, r, foreign and doc_cov < FOREIGN_MAX_COVERAGE
+                    )
+        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1].score, kv[0]))
+        return ranked, readings
+
+    def features(self, query: str) -> dict[str, float]:
+        """The match features the decision model reads (see bot.language.calibration)."""
+        ranked, readings = self._rank(query, limit=max(self.config.max_candidates, 3))
+        return self._features(ranked, readings)
+
+    def _evidence(self, entry_index: int, terms: list[Term]) -> tuple[float, int, int]:
+        """How the query's content words stand with one entry.
+
+        Returns the share of the query's content weight the entry's phrasings
+        and tags contain, how many content words the FAQ knows but this entry
+        does not (they point elsewhere), and how many typed marks disagree.
+        """
+        agree, elsewhere, mismatched, _ = self._evidence_words(entry_index, terms)
+        return agree, elsewhere, mismatched
+
+    def _evidence_words(self, entry_index: int, terms: list[Term]) -> tuple[float, int, int, dict[str, float]]:
+        """`_evidence`, with the share of the query's content weight each agreeing word carries."""
+        words, _, _ = self._query_words(terms)
+        profile = self._profiles[entry_index]
+        total = agree = 0.0
+        elsewhere = mismatched = 0
+        agreeing: dict[str, float] = {}
+        stop = {t.folded for t in terms if t.stop}
+        for folded, (marked, weight, similarity) in words.items():
+            if folded in stop:
+                continue
+            total += weight
+            known = profile.marks.get(folded)
+            if known is None:
+                elsewhere += folded in self._profile_postings
+                continue
+            faq_marked, credit = known
+            if credit >= 1.0:
+                agree += weight * similarity
+                agreeing[folded] = weight * similarity
+            if _mark_credit(marked, folded, faq_marked) == MARK_MISMATCH:
+                mismatched += 1
+        if not total:
+            return 0.0, elsewhere, mismatched, {}
+        return agree / total, elsewhere, mismatched, {w: v / total for w, v in agreeing.items()}
+
+    def _query_system(self, terms: list[Term]) -> str | None:
+        """The system the query's words point to, when words used by one system only say so."""
+        votes: dict[str, float] = defaultdict(float)
+        for t in terms:
+            if t.stop:
+                continue
+            folded = self._correct(t.folded)[0]
+            system = self._word_system.get(folded)
+            if system is not None:
+                votes[system] += self._idf.get(folded, 0.0)
+        if not votes:
+            return None
+        return max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
+
+    def _features(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> dict[str, float]:
+        if not ranked:
+            return dict.fromkeys(FEATURES, 0.0)
+        top_index, top = ranked[0]
+        second = ranked[1][1] if len(ranked) > 1 else _Hit(0.0, 0.0, 0.0, 0, False)
+        terms = readings[top.reading]
+        agree, elsewhere, mismatched, mine = self._evidence_words(top_index, terms)
+        theirs: dict[str, float] = {}
+        if len(ranked) > 1:
+            theirs = self._evidence_words(ranked[1][0], terms)[3]
+        overlapping = sum(
+            1 for i, h in ranked[:3] if self._evidence(i, readings[h.reading])[0] >= MIN_CONTENT_OVERLAP
+        )
+        _, _, typos = self._query_words(terms)
+        content = {t.folded for t in terms if not t.stop}
+        unknown = sum(
+            1 for f in content if self._correct(f)[0] not in self._profile_postings and not f.isdigit()
+        )
+        system = self._query_system(terms)
+        top_system = self._entries[top_index].system
+        same_system = len(ranked) > 1 and self._entries[ranked[1][0]].system == top_system
+        return {
+            "score": top.score,
+            "margin": top.score - second.score,
+            "runner_up": second.score,
+            "phrasing_coverage": top.doc_cov,
+            "query_coverage": top.query_cov,
+            "runner_up_coverage": second.doc_cov,
+            "rare_agreement": agree,
+            "runner_up_agreement": sum(theirs.values()),
+            "only_top_agrees": sum(v for w, v in mine.items() if w not in theirs),
+            "only_runner_up_agrees": sum(v for w, v in theirs.items() if w not in mine),
+            "overlapping_entries": float(overlapping),
+            "words_elsewhere": float(min(elsewhere, 5)),
+            "unknown_words": float(min(unknown, 5)),
+            "marks_disagree": float(min(mismatched, 3)),
+            "system_agrees": 0.0 if system is None else (1.0 if system == top_system else -1.0),
+            "runner_up_same_system": float(same_system),
+            "content_words": math.log1p(len(content)),
+            "typos": float(min(typos, 3)),
+            "foreign": float(top.foreign),
+        }
+
+    def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> list[Candidate]:
+        """Candidates with real content in common with the query, worth offering as a choice."""
+        out = []
+        for entry_index, hit in ranked[: self.config.max_candidates]:
+            if hit.score < self.config.clarify_threshold:
+                continue
+            agree, _, _ = self._evidence(entry_index, readings[hit.reading])
+            if agree >= MIN_CONTENT_OVERLAP:
+                out.append(Candidate(self._entries[entry_index].id, hit.score))
+        return out
 
     def match(self, query: str) -> MatchResult:
         """Decide how the bot should respond to one question."""
         cfg = self.config
-        ranked, other_object = self._rank(query, limit=max(cfg.max_candidates, 2))
-        top = ranked[0].score if ranked else 0.0
-        runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        offered = tuple(c for c in ranked[: cfg.max_candidates] if c.score >= cfg.clarify_threshold)
+        ranked, readings = self._rank(query, limit=max(cfg.max_candidates, 3))
+        top = ranked[0][1].score if ranked else 0.0
+        if self.decider is None:
+            return self._match_by_thresholds(query, ranked)
+        features = self._features(ranked, readings)
+        right, offered_right = self.decider.probabilities(features)
+        overlapping = self._overlapping(ranked, readings)
+        if ranked and right >= self.decider.answer_at:
+            best = Candidate(self._entries[ranked[0][0]].id, top)
+            others = tuple(c for c in overlapping if c.entry_id != best.entry_id)
+            alternatives = others[:MAX_ALTERNATIVES] if right < self.decider.certain_at else ()
+            return MatchResult(query, "answer", best.entry_id, top, (best, *others), right, alternatives)
+        if overlapping and offered_right >= self.decider.clarify_at:
+            return MatchResult(query, "clarify", None, top, tuple(overlapping), right)
+        return MatchResult(query, "none", None, top, (), right)
+
+    def _match_by_thresholds(self, query: str, ranked: list[tuple[int, _Hit]]) -> MatchResult:
+        """The rule used before a decision model is fitted: a score and a lead over the runner-up."""
+        cfg = self.config
+        top = ranked[0][1].score if ranked else 0.0
+        runner_up = ranked[1][1].score if len(ranked) > 1 else 0.0
+        offered = tuple(
+            Candidate(self._entries[i].id, h.score)
+            for i, h in ranked[: cfg.max_candidates]
+            if h.score >= cfg.clarify_threshold
+        )
+        other_object = bool(ranked) and ranked[0][1].foreign
         if top >= cfg.answer_threshold and top - runner_up >= cfg.answer_margin and not other_object:
-            return MatchResult(query, "answer", ranked[0].entry_id, top, offered)
+            return MatchResult(query, "answer", self._entries[ranked[0][0]].id, top, offered)
         if offered:
             return MatchResult(query, "clarify", None, top, offered)
         return MatchResult(query, "none", None, top, ())

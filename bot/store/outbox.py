@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from bot.models import Delivery, Reply
+from bot.store.database import Writer, is_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +28,17 @@ BATCH = 50  # rows read per delivery round
 
 
 class DeliveryError(Exception):
-    """A send failed. `permanent` means retrying cannot help (the user blocked the bot)."""
+    """A send failed. `permanent` means retrying cannot help (the user blocked the bot);
+    `in_doubt` means the request went out but no answer came back, so the message may
+    have arrived: it is not sent again (at most one copy), and it is recorded as such."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
-                 hold: bool = False):
+                 hold: bool = False, in_doubt: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
         self.hold = hold  # cannot be sent now, but can when the user writes again (Zalo's window)
+        self.in_doubt = in_doubt
 
 
 class Sender(Protocol):
@@ -43,20 +47,26 @@ class Sender(Protocol):
     async def send(self, delivery: Delivery) -> None: ...
 
 
+Write = Callable[..., Awaitable[Any]]  # runs fn(*args) in a committed transaction
+
+
 def iso(at: datetime) -> str:
     return at.isoformat(timespec="seconds")
 
 
 def enqueue(db: Database, at: datetime, channel: str, chat_ref: str, reply: Reply,
             user_id: int | None = None, ticket_id: int | None = None) -> int:
-    """Add a message to the outbox (call inside the caller's transaction)."""
-    table = db["outbox"]
-    table.insert({
-        "created_at": iso(at), "channel": channel, "chat_ref": chat_ref, "user_id": user_id,
-        "ticket_id": ticket_id, "payload": reply.to_json(), "status": "pending",
-        "attempts": 0, "next_attempt_at": iso(at),
-    })
-    return int(table.last_pk)  # type: ignore[arg-type]
+    """Add a message to the outbox (call inside the caller's transaction).
+
+    Plain SQL: this runs for every reply, and sqlite-utils' insert would read
+    the table's schema each time.
+    """
+    stamp = iso(at)
+    cursor = db.execute(
+        "insert into outbox (created_at, channel, chat_ref, user_id, ticket_id, payload, status, attempts, "
+        "next_attempt_at) values (?, ?, ?, ?, ?, ?, 'pending', 0, ?)",
+        [stamp, channel, chat_ref, user_id, ticket_id, reply.to_json(), stamp])
+    return int(cursor.lastrowid)  # type: ignore[arg-type]
 
 
 def release_held(db: Database, at: datetime, channel: str, chat_ref: str, notice: Reply | None = None) -> int:
@@ -82,18 +92,39 @@ def _backoff(attempts: int) -> timedelta:
     return min(FIRST_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+IN_FLIGHT_AT_STOP = "in flight when the bot stopped: it may have arrived; sent again"
+
+
 class OutboxWorker:
-    """Delivers due outbox rows through the channels' senders, with retry and backoff."""
+    """Delivers due outbox rows through the channels' senders, with retry and backoff.
+
+    Each send is recorded before it starts (`sending`, `attempt_started_at`)
+    and its outcome right after, in the same write that marks the chat's next
+    message as started: one commit per message, and commits of concurrent
+    chats are shared when `write` is the server's writer thread. A row still
+    `sending` at start-up was in flight when the bot stopped: whether it
+    arrived is unknown; it is sent again and counted in `in_doubt`.
+    """
 
     def __init__(self, db: Database, senders: Mapping[str, Sender],
                  clock: Callable[[], datetime],
-                 on_hold: Callable[[Delivery], None] | None = None) -> None:
-        self.db = db
+                 on_hold: Callable[[Delivery], None] | None = None,
+                 writer: Writer | None = None) -> None:
+        self.db = db  # for reading what is due
         self.senders = senders
         self.clock = clock
-        self.on_hold = on_hold
+        self.on_hold = on_hold  # called inside the write that holds the row
+        # The bookkeeping runs on the server's writer thread and connection when there is one.
+        self.wdb: Database = writer.db if writer is not None else db
+        self.write: Write = writer.run if writer is not None else self._write_here
         self.wakeup = asyncio.Event()
         self._batch_was_full = False
+        self._unrecorded: list[tuple[Delivery, DeliveryError | None]] = []
+        self.recovered = False
+
+    async def _write_here(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with self.wdb.atomic():
+            return fn(*args)
 
     def due(self, limit: int = BATCH) -> list[Delivery]:
         channels = list(self.senders)
@@ -119,31 +150,53 @@ class OutboxWorker:
         # A sender may serve only some chats of its channel (a terminal serves its own).
         return [i for i in items if getattr(self.senders[i.channel], "accepts", lambda _: True)(i.chat_ref)]
 
-    async def deliver(self, item: Delivery) -> bool:
-        """Send one item and record the outcome; True when it was sent."""
-        sender = self.senders[item.channel]
-        try:
-            await sender.send(item)
-        except DeliveryError as exc:
-            self._failed(item, exc)
-            return False
-        except Exception as exc:  # a bug or an unexpected library error: keep the row, retry later
-            log.exception("outbox item %s: unexpected error while sending", item.id)
-            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))
-            return False
-        with self.db.atomic():
-            self.db["outbox"].update(item.id, {"status": "sent", "sent_at": iso(self.clock()),
-                                               "attempts": item.attempts + 1})
-        return True
+    # -- bookkeeping (runs inside `write`) ---------------------------------------------------
+
+    def _recover(self) -> int:
+        """At start: rows left `sending` were in flight at a stop; everything pending is due now."""
+        channels = list(self.senders)
+        if not channels:
+            return 0
+        marks = ",".join("?" for _ in channels)
+        now = iso(self.clock())
+        in_flight = self.wdb.execute(
+            f"update outbox set status = 'pending', in_doubt = in_doubt + 1, last_error = ?, "
+            f"next_attempt_at = ? where status = 'sending' and channel in ({marks})",
+            [IN_FLIGHT_AT_STOP, now, *channels]).rowcount
+        self.wdb.execute(f"update outbox set next_attempt_at = ? where status = 'pending' and channel in ({marks})",
+                        [now, *channels])
+        return in_flight
+
+    def _start(self, items: list[Delivery]) -> None:
+        now = iso(self.clock())
+        self.wdb.conn.executemany(
+            "update outbox set status = 'sending', attempts = attempts + 1, attempt_started_at = ? where id = ?",
+            [(now, item.id) for item in items])
+
+    def _record(self, outcomes: list[tuple[Delivery, DeliveryError | None]], following: Delivery | None) -> None:
+        for item, error in outcomes:
+            if error is None:
+                self.wdb.execute("update outbox set status = 'sent', sent_at = ? where id = ?",
+                                [iso(self.clock()), item.id])
+            else:
+                self._failed(item, error)
+        if following is not None:
+            self._start([following])
 
     def _failed(self, item: Delivery, exc: DeliveryError) -> None:
         attempts = item.attempts + 1
+        error = str(exc)[:500]
         if exc.hold:
             log.info("outbox item %s to %s:%s held: %s", item.id, item.channel, item.chat_ref, exc)
-            with self.db.atomic():
-                self.db["outbox"].update(item.id, {"status": "held", "last_error": str(exc)[:500]})
-                if self.on_hold is not None:
-                    self.on_hold(item)
+            self.wdb.execute("update outbox set status = 'held', last_error = ? where id = ?", [error, item.id])
+            if self.on_hold is not None:
+                self.on_hold(item)
+            return
+        if exc.in_doubt:
+            log.warning("outbox item %s to %s:%s may or may not have arrived (%s); not sent again",
+                        item.id, item.channel, item.chat_ref, exc)
+            self.wdb.execute("update outbox set status = 'unknown', in_doubt = in_doubt + 1, last_error = ? "
+                            "where id = ?", [error, item.id])
             return
         if exc.permanent or attempts >= MAX_ATTEMPTS:
             status = "failed"
@@ -153,47 +206,100 @@ class OutboxWorker:
             log.info("outbox item %s to %s:%s will be retried: %s", item.id, item.channel,
                      item.chat_ref, exc)
         delay = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else _backoff(attempts)
-        with self.db.atomic():
-            self.db["outbox"].update(item.id, {
-                "status": status, "attempts": attempts, "last_error": str(exc)[:500],
-                "next_attempt_at": iso(self.clock() + delay),
-            })
-            if exc.permanent and item.user_id is not None:
-                # Blocked the bot, or deleted the account: say so on the user, stop trying.
-                self.db["users"].update(item.user_id, {"unreachable": 1})
+        self.wdb.execute("update outbox set status = ?, last_error = ?, next_attempt_at = ? where id = ?",
+                        [status, error, iso(self.clock() + delay), item.id])
+        if exc.permanent and item.user_id is not None:
+            # Blocked the bot, or deleted the account: say so on the user, stop trying.
+            self.wdb.execute("update users set unreachable = 1 where id = ?", [item.user_id])
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    async def _attempt(self, item: Delivery) -> DeliveryError | None:
+        """Send one item; None when it was sent, else why not."""
+        try:
+            await self.senders[item.channel].send(item)
+        except DeliveryError as exc:
+            return exc
+        except Exception as exc:  # a bug or an unexpected library error: keep the row, retry later
+            log.exception("outbox item %s: unexpected error while sending", item.id)
+            return DeliveryError(f"{type(exc).__name__}: {exc}")
+        return None
+
+    async def deliver(self, item: Delivery) -> bool:
+        """Send one item and record the outcome; True when it was sent."""
+        await self.write(self._start, [item])
+        error = await self._attempt(item)
+        await self.write(self._record, [(item, error)], None)
+        return error is None
+
+    async def _one_chat(self, items: list[Delivery]) -> int:
+        sent = 0
+        for n, item in enumerate(items):
+            error = await self._attempt(item)
+            following = items[n + 1] if error is None and n + 1 < len(items) else None
+            try:
+                await self.write(self._record, [(item, error)], following)
+            except Exception as exc:  # the database is down: keep the outcome, record it later
+                log.warning("outbox: could not record the outcome of item %s (%s); will retry", item.id, exc)
+                self._unrecorded.append((item, error))
+                return sent
+            if error is not None:
+                return sent
+            sent += 1
+        return sent
 
     async def run_once(self) -> int:
         """Deliver everything due now; returns how many were sent.
 
         Chats are served concurrently (a slow or rate-limited chat does not hold
         up the others) and each chat's messages in order, stopping at the first
-        failure so nothing overtakes it.
+        failure so nothing overtakes it. Nothing is sent while an earlier
+        outcome could not be recorded (the database is down).
         """
+        if self._unrecorded:
+            try:
+                await self.write(self._record, list(self._unrecorded), None)
+            except Exception:
+                return 0
+            self._unrecorded.clear()
         by_chat: dict[tuple[str, str], list[Delivery]] = {}
         due = self.due()
         self._batch_was_full = len(due) >= BATCH
         for item in due:
             by_chat.setdefault((item.channel, item.chat_ref), []).append(item)
+        if not by_chat:
+            return 0
+        try:
+            await self.write(self._start, [items[0] for items in by_chat.values()])
+        except Exception as exc:
+            log.warning("outbox: cannot record sends before making them (%s); waiting", exc)
+            self._batch_was_full = False
+            return 0
+        return sum(await asyncio.gather(*(self._one_chat(items) for items in by_chat.values())))
 
-        async def one_chat(items: list[Delivery]) -> int:
-            sent = 0
-            for item in items:
-                if not await self.deliver(item):
-                    break
-                sent += 1
-            return sent
-
-        return sum(await asyncio.gather(*(one_chat(items) for items in by_chat.values())))
+    async def recover(self) -> int:
+        """Once, before the first round: see `_recover`."""
+        in_flight = await self.write(self._recover)
+        self.recovered = True
+        if in_flight:
+            log.warning("outbox: %d message(s) were being sent when the bot stopped; whether they arrived "
+                        "is unknown, so they are sent again (at most one extra copy each)", in_flight)
+        return in_flight
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
         """Deliver until `stop` is set; `wakeup` makes new rows go out at once."""
-        # Starting up is a good moment to retry whatever waited through the downtime.
-        with self.db.atomic():
-            self.db.execute("update outbox set next_attempt_at = ? where status = 'pending'",
-                            [iso(self.clock())])
         while not stop.is_set():
             self.wakeup.clear()  # before the round, so a wake-up during it is not lost
-            await self.run_once()
+            try:
+                if not self.recovered:  # starting up: retry whatever waited through the downtime
+                    await self.recover()
+                await self.run_once()
+            except Exception as exc:  # the database is down, or a bug: never stop delivering for good
+                if is_unavailable(exc):
+                    log.warning("outbox: the database cannot be written (%s); trying again", exc)
+                else:
+                    log.exception("outbox: a delivery round failed; trying again")
+                self._batch_was_full = False
             if self._batch_was_full or self.wakeup.is_set():
                 continue  # more is due already: no pause
             waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]

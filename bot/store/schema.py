@@ -6,11 +6,12 @@ so a database from any earlier version upgrades itself at start-up.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from bot.store.database import BUSY_TIMEOUT, Store, connect
 
 migrations = Migrations("xa-helpdesk")
 
@@ -187,13 +188,25 @@ def m010_faq_edits(db: Database) -> None:
     )
     db["faq_edits"].create_index(["entry_id", "id"])
 
-def open_database(path: Path) -> Database:
+
+@migrations()
+def m030_storage_probe(db: Database) -> None:
+    # One row that /healthz rewrites to prove the database can still be written.
+    db["storage_probe"].create({"id": int, "at": str}, pk="id")
+
+
+@migrations()
+def m031_outbox_in_flight(db: Database) -> None:
+    # A send is marked 'sending' (with when it started) before the request goes out, so
+    # after a crash the rows still 'sending' are exactly those whose fate is unknown;
+    # in_doubt counts such attempts (a stop mid-send, or a request that got no answer).
+    db["outbox"].add_column("attempt_started_at", str)
+    db["outbox"].add_column("in_doubt", int, not_null_default=0)
+
+
+def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=10)
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 10000")
-    db = Database(conn)
-    db.enable_wal()
+    db = connect(path, busy_timeout)
     migrations.apply(db)
     return db

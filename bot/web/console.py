@@ -42,6 +42,7 @@ from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
+from bot.store.database import StorageUnavailable
 from bot.store.attachments import NAME as STORED_NAME
 from bot.store.attachments import REF_PREFIX, UnsafeImage
 from bot.store.outbox import iso
@@ -406,13 +407,20 @@ class Console:
             return self._finish(request, web.json_response({"ok": True}))
         shown = text or ("[ảnh]" if photos else "")
         label = str(form.get("label") or "")
-        with self.s.db.atomic():
+        incoming = Incoming(CHANNEL, session.chat_ref, session.chat_ref, text=text, action=action,
+                            photos=photos, update_id=str(form.get("nonce") or "") or None)
+
+        def store_and_handle() -> None:  # on the writer thread: the page's copy and the handling, one transaction
             if shown or label:
-                self.s.db["web_messages"].insert({"chat_ref": session.chat_ref, "from_bot": 0,
-                                                  "payload": Reply(label or shown, photos=photos).to_json(),
-                                                  "at": iso(self.s.clock())})
-        self.s.engine.handle(Incoming(CHANNEL, session.chat_ref, session.chat_ref, text=text, action=action,
-                                      photos=photos, update_id=str(form.get("nonce") or "") or None))
+                self.s.engine.db.execute(
+                    "insert into web_messages (chat_ref, from_bot, payload, at) values (?, 0, ?, ?)",
+                    [session.chat_ref, Reply(label or shown, photos=photos).to_json(), iso(self.s.clock())])
+            self.s.engine.handle(incoming)
+
+        try:
+            await self.s.writer.run(store_and_handle)
+        except StorageUnavailable:  # nothing was stored: the page keeps the text for another try
+            return self._finish(request, web.json_response({"error": msg.WEB_TRY_AGAIN}, status=503))
         return self._finish(request, web.json_response({"ok": True}))
 
     async def file(self, request: web.Request) -> web.StreamResponse:
@@ -558,10 +566,11 @@ class Console:
         if action not in words:
             raise web.HTTPNotFound()
         word, text = words[action]
-        with self.s.db.atomic():
-            replies = self.s.engine.desk.on_command(word, f"{ticket_id} {text}".strip(), person, State())
-        if self.s.engine.on_outbox is not None:
-            self.s.engine.on_outbox()
+        try:
+            replies = await self.s.writer.run(self.s.engine.desk.on_command, word, f"{ticket_id} {text}".strip(),
+                                              person, State())
+        except StorageUnavailable as exc:
+            raise web.HTTPServiceUnavailable(text=msg.WEB_TRY_AGAIN) from exc
         done = replies[0].text if replies else ""
         raise web.HTTPFound(f"/console/ticket/{ticket_id}?{urlencode({'done': done})}")
 
@@ -765,14 +774,15 @@ CHAT_SCRIPT = """(function () {
     if (file) data.append("photo", file);
     return fetch("/chat/api/send", {method: "POST", body: data, credentials: "same-origin",
       headers: {"X-CSRF-Token": csrf}}).then(function (r) { return r.json(); })
-      .then(function (d) { if (d.error) alert(d.error); poll(); });
+      .then(function (d) { if (d.error) alert(d.error); poll(); return d; });
   }
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
     var text = form.querySelector("#text"), photo = form.querySelector("#photo");
     var file = photo.files.length ? photo.files[0] : null;
     if (!text.value && !file) return;
-    send({text: text.value}, file).then(function () { text.value = ""; photo.value = ""; });
+    // A refused message (e.g. "try again") keeps what was typed in the box.
+    send({text: text.value}, file).then(function (d) { if (!d.error) { text.value = ""; photo.value = ""; } });
   });
   poll(); setInterval(poll, 1000);
 })();

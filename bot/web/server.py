@@ -5,18 +5,22 @@ platform (a secret header, or Zalo OA's signature), compared in constant
 time. Telegram and the Zalo Bot get their 200 only after the update has been
 handled and committed, so they redeliver anything we did not take; Zalo OA
 wants its answer within 2 seconds, so its events are stored first and handled
-right after the answer.
+right after the answer. When the database cannot be written, every webhook
+answers 503, so the platform delivers the update again later, and /healthz
+answers 503 too while a real write fails.
 """
 
 from __future__ import annotations
 
 import hmac
+import inspect
 import json
 import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bot.store.database import is_unavailable
 from bot.web.trust import Network, add_security_headers, client_address
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,12 @@ async def _json(request: web.Request) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _not_stored(what: str, exc: Exception) -> web.Response:
+    log.warning("%s webhook: not acknowledged, the database cannot be written (%s); "
+                "the platform will deliver it again", what, exc)
+    return web.json_response({"ok": False, "error": "storage unavailable, try again"}, status=503)
+
+
 def telegram_webhook(process: Callable[[dict], Awaitable[None]], secret: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         if not secret_matches(request.headers.get(TELEGRAM_SECRET_HEADER), secret):
@@ -58,18 +68,29 @@ def telegram_webhook(process: Callable[[dict], Awaitable[None]], secret: str) ->
         data = await _json(request)
         if data is None or "update_id" not in data:
             return web.json_response({"ok": False, "error": "not an update"}, status=400)
-        await process(data)
+        try:
+            await process(data)
+        except Exception as exc:
+            if is_unavailable(exc):
+                return _not_stored("telegram", exc)
+            raise
         return web.json_response({"ok": True})
 
     return handler
 
 
-def zalo_bot_webhook(take: Callable[[dict], bool], secret: str) -> Handler:
+def zalo_bot_webhook(take: Callable[[dict], Awaitable[bool]], secret: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         if not secret_matches(request.headers.get(ZALO_BOT_SECRET_HEADER), secret):
             return _refused(request, "zalo bot", "wrong or missing secret")
         data = await _json(request)
-        if data is None or not take(data):
+        try:
+            taken = data is not None and await take(data)
+        except Exception as exc:
+            if is_unavailable(exc):
+                return _not_stored("zalo bot", exc)
+            raise
+        if not taken:
             return web.json_response({"ok": False, "error": "not an event"}, status=400)
         return web.json_response({"ok": True})
 
@@ -86,21 +107,31 @@ def zalo_oa_webhook(verify: Callable[[bytes, str | None], dict], store: Callable
             event = verify(raw, request.headers.get(header))
         except ForgedEvent as exc:
             return _refused(request, "zalo oa", str(exc))
-        store(event)  # a retried delivery is already stored: nothing to do twice
+        try:
+            store(event)  # a retried delivery is already stored: nothing to do twice
+        except Exception as exc:
+            if is_unavailable(exc):
+                return _not_stored("zalo oa", exc)
+            raise
         after()
         return web.json_response({"error": 0})
 
     return handler
 
 
-def create_web_app(health: Callable[[], dict], routes: list[tuple[str, Handler]],
+def create_web_app(health: Callable[[], Awaitable[tuple[bool, dict]] | dict], routes: list[tuple[str, Handler]],
                    trusted_proxies: tuple[Network, ...] = ()) -> web.Application:
+    """`health` says whether the bot can work (the database takes a write) and what to report."""
     app = web.Application(client_max_size=MAX_BODY)  # also caps console uploads (5 MB images)
     app[TRUSTED_PROXIES] = trusted_proxies
     app.on_response_prepare.append(add_security_headers)  # nosniff, no framing, a CSP: every response
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"ok": True, **health()})
+        result = health()
+        if inspect.isawaitable(result):
+            result = await result
+        ok, report = result if isinstance(result, tuple) else (True, result)
+        return web.json_response({"ok": ok, **report}, status=200 if ok else 503)
 
     app.router.add_get("/healthz", healthz)
     for path, handler in routes:
