@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import messages as msg
-from bot.desk.conversation import _short
 from tests.harness import ADMIN, TECH, TECH2, Bot, make_config
 
 
@@ -89,7 +88,7 @@ def test_a_likely_answer_carries_alternatives_and_one_can_be_picked(bot: Bot) ->
     assert reply.text == answer + "\n\n" + msg.ANSWER_FOOTER + "\n\n" + msg.ANSWER_ALTERNATIVES
     other = kb.entry("vneid-dan-quen-mat-khau")
     assert [c.label for c in reply.choices] == [
-        _short(other.question), _short(kb.entry("dvc-dang-nhap-vneid").question),
+        other.question, kb.entry("dvc-dang-nhap-vneid").question,  # whole: no button width to fit
         msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN,
     ]
     picked = bot.send("an", action=reply.choices[0].action)[0]
