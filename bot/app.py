@@ -25,9 +25,9 @@ from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
+from bot.store.attachments import AttachmentStore
 from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
 from bot.store.outbox import enqueue
-from bot.store.attachments import AttachmentStore
 from bot.store.schema import open_database
 
 Clock = Callable[[], datetime]

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import click
 from bot import messages
 from bot.app import Services, build_services, run_timers
 from bot.channels import terminal
+from bot.channels.common import StartError
+from bot.channels.quarantine import describe, listing
 from bot.channels.terminal import TerminalSender
 from bot.config import Config, ConfigError, load_config
 from bot.desk.accounts import Accounts
@@ -150,6 +153,15 @@ def _services(config_path: Path) -> Services:
         return build_services(config)
     except (KnowledgeError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except (sqlite3.Error, OSError) as exc:  # unwritable folder, read-only or corrupt file, full disk
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _database_problem(config: Config, exc: Exception) -> str:
+    """One line for an operator: which database, what is wrong, which setting to check."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return (f"cannot open the database {config.database}: {reason} "
+            "(check `database` in config.yaml, the file and its folder)")
 
 
 def _terminal_chat(services: Services, user: str) -> None:
@@ -172,12 +184,20 @@ def run(config_path: Path) -> None:
                       json_lines=config.logging.format == "json")
     try:
         with instance_lock(config.database):
-            services = _services(config_path)
-            asyncio.run(run_until_signal(services, env))
+            _serve(_services(config_path), env)
     except AlreadyRunning as exc:
         raise click.ClickException(f"{exc}; only one bot may serve a database") from exc
+    except OSError as exc:  # the lock file cannot be made beside the database
+        raise click.ClickException(_database_problem(config, exc)) from None
+
+
+def _serve(services: Services, env: dict[str, str]) -> None:
+    try:
+        asyncio.run(run_until_signal(services, env))
+    except StartError as exc:  # a messenger refused the token or cannot be reached
+        raise click.ClickException(str(exc)) from None
     except OSError as exc:  # most often: the port is taken by another program
-        web = config.web
+        web = services.config.web
         raise click.ClickException(f"cannot serve on {web.host}:{web.port}: {exc.strerror or exc} "
                                    "(change web.port in config.yaml)") from exc
 
@@ -237,6 +257,28 @@ def users_add(config_path: Path, username: str, role: str, password: str) -> Non
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"account {username} ({role}) saved")
+
+
+@cli.group("quarantine")
+def quarantine_group() -> None:
+    """Updates a channel could not parse or handle (kept raw, acknowledged, skipped)."""
+
+
+@quarantine_group.command("list")
+@config_option
+@click.option("--before", type=int, default=None, help="Show those older than this id (paging).")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def quarantine_list(config_path: Path, before: int | None, limit: int) -> None:
+    """List quarantined updates, newest first."""
+    services = _services(config_path)
+    rows = listing(services.db, before, limit)
+    if not rows:
+        click.echo("no quarantined updates" if before is None else "no older quarantined updates")
+        return
+    for row in rows:
+        click.echo(describe(row))
+    if len(rows) == limit:
+        click.echo(f"older: --before {rows[-1]['id']}")
 
 
 @cli.group()

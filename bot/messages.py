@@ -42,6 +42,7 @@ HELP_TECHNICIAN = (
 HELP_ADMIN = (
     "Quản trị:\n"
     "/taifaq – nạp lại FAQ · /chuatraloi – câu hỏi chưa trả lời được · /thongke – thống kê\n"
+    "/cachly – tin nhắn bị cách ly (không đọc được)\n"
     "/capquyen kênh:id technician|admin · /thuhoi kênh:id · /duyet ID · /tuchoi ID"
 )
 ASK_PROMPT = "Anh/chị gõ câu hỏi, tôi sẽ tìm hướng dẫn phù hợp."
@@ -305,7 +306,7 @@ COMMAND_USAGE = {
     "reply": "Cú pháp: /traloi N nội dung", "note": "Cú pháp: /ghichu N nội dung",
     "wait": "Cú pháp: /cho N [nội dung]", "resolve": "Cú pháp: /xong N ghi chú",
     "reopen": "Cú pháp: /mo N [lý do]", "reload": "Cú pháp: /taifaq",
-    "unanswered": "Cú pháp: /chuatraloi", "stats": "Cú pháp: /thongke",
+    "unanswered": "Cú pháp: /chuatraloi", "stats": "Cú pháp: /thongke", "quarantine": "Cú pháp: /cachly",
     "grant": "Cú pháp: /capquyen kênh:id technician|admin", "revoke": "Cú pháp: /thuhoi kênh:id",
     "approve": "Cú pháp: /duyet ID", "reject": "Cú pháp: /tuchoi ID",
 }
@@ -320,6 +321,10 @@ RELOAD_REFUSED = "FAQ có lỗi nên chưa nạp lại (FAQ cũ vẫn đang dùn
 NOTHING_UNANSWERED = "Chưa có câu hỏi nào mà FAQ không trả lời được."
 UNANSWERED_TITLE = "Câu hỏi FAQ chưa trả lời được (số lần · câu hỏi · lý do):"
 UNANSWERED_LINE = "{n}× {query} ({why})"
+NOTHING_QUARANTINED = "Không có tin nhắn nào bị cách ly."
+QUARANTINE_TITLE = ("Tin nhắn bị cách ly (hệ thống không đọc hoặc không xử lý được), {n} tin; "
+                    "mới nhất trước. Xem đầy đủ: python -m bot quarantine list")
+QUARANTINE_LINE = "#{id} {at} · {channel} · update {update}: {error}"
 FEEDBACK_LABELS = {
     "none": "không tìm thấy", "not_right": "trả lời chưa đúng", "none_of_these": "không câu nào đúng",
     "escalated": "chuyển kỹ thuật viên",
@@ -380,3 +385,14 @@ ALERT_OUTBOX_BACKLOG = ("⚠️ {n} tin nhắn trên kênh {channel} đang chờ
                         "Kiểm tra kết nối của máy chủ (python -m bot doctor).")
 ALERT_CHANNEL_FAILING = ("⚠️ Kênh {channel} gửi lỗi liên tiếp: {n} tin đang thử lại. Lỗi gần nhất: {error}. "
                          "Tin nhắn vẫn được giữ và sẽ gửi khi kênh hoạt động lại.")
+
+
+# -- the FAQ editor (/admin/faq); faq check's own findings stay as it words them -----------------
+
+FAQ_ID_INVALID = "Mã chỉ gồm chữ thường không dấu, số và dấu -, từ 3 đến 61 ký tự."
+FAQ_ID_TAKEN = "Mã {id} đã được câu hỏi khác dùng."
+FAQ_SYSTEM_UNKNOWN = "Không có hệ thống \"{system}\"."
+FAQ_FIELD_EMPTY = "Không được để trống."
+FAQ_ENTRY_GONE = "Câu hỏi {id} không còn (có thể người khác vừa xoá)."
+FAQ_EDIT_GONE = "Không có sửa đổi #{edit}."
+FAQ_CHANGED_SINCE = "{file} đã được sửa sau lần #{edit}; hãy hoàn tác các lần sửa sau trước."

@@ -8,6 +8,7 @@ Nothing here knows about Telegram or Zalo. A channel adapter builds an
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,6 +17,15 @@ OPEN_STATUSES: tuple[str, ...] = ("new", "assigned", "waiting_user")
 URGENCIES: tuple[str, ...] = ("normal", "urgent")
 
 MAX_TEXT = 4000  # longer messages are cut (and the cut said) before they reach the core
+
+# Lone surrogates (U+D800–U+DFFF) cannot be encoded as UTF-8: SQLite and every platform
+# would refuse a text holding one, and the whole message would be lost.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """`text` with each code point that is not valid Unicode text replaced by U+FFFD."""
+    return _SURROGATES.sub("\ufffd", text) if _SURROGATES.search(text) else text
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,13 @@ class Incoming:
     unsupported: str | None = None  # e.g. "sticker": something we cannot read
     about_ticket: int | None = None  # the channel knows this answers ticket N (reply-to a card)
     in_group: bool = False  # sent in a group chat (technicians' queue), not a private chat
+
+    def __post_init__(self) -> None:
+        # Whatever a channel let through, the core only ever sees storable text.
+        for name in ("user_ref", "chat_ref", "text", "action", "contact_phone", "display_name", "update_id"):
+            value = getattr(self, name)
+            if isinstance(value, str) and _SURROGATES.search(value):
+                object.__setattr__(self, name, valid_text(value))
 
 
 @dataclass(frozen=True)

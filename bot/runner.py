@@ -25,10 +25,12 @@ from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.config import Config
+from bot.logs import RepeatFilter
 from bot.models import Delivery
 from bot.ops.logs import JsonFormatter
 from bot.ops.metrics import metrics_handler
 from bot.ops.schedule import run_upkeep
+from bot.store.attachments import REF_PREFIX
 from bot.store.database import Writer
 from bot.store.outbox import OutboxWorker, Sender
 from bot.web.console import CHANNEL as WEB
@@ -80,12 +82,16 @@ class RedactSecrets(logging.Filter):
 
 def configure_logging(level: int, secrets_: list[str], json_lines: bool = False) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    redact = RedactSecrets(secrets_)
+    redact, repeats = RedactSecrets(secrets_), RepeatFilter()
     for handler in logging.getLogger().handlers:
+        handler.addFilter(repeats)
         handler.addFilter(redact)
         if json_lines:
             handler.setFormatter(JsonFormatter())
     logging.getLogger("httpx").setLevel(logging.WARNING)  # it logs every request URL, token included
+    # PTB logs each unreadable Bot API answer with a traceback, then raises; the channel logs
+    # what it raises (one line, rate-limited), so PTB's own copy is left out.
+    logging.getLogger("telegram.request").setLevel(logging.CRITICAL)
 
 
 @dataclass
@@ -126,7 +132,9 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     config = services.config.telegram
     use_webhook = bool(config.webhook_url)
     channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
-                              services.handle, services.clock, config.poll_timeout, webhook=use_webhook)
+                              services.handle, services.clock, config.poll_timeout, webhook=use_webhook,
+                              local_file=lambda ref: services.attachments.path(ref.removeprefix(REF_PREFIX))
+                              if ref.startswith(REF_PREFIX) else None)
     await channel.start(polling=not use_webhook)
     await channel.set_commands(*telegram_chats(services))
     if use_webhook:
@@ -143,7 +151,8 @@ async def _start_zalo_bot(services: Services, env: Mapping[str, str], routes: li
         return None
     config = services.config.zalo_bot
     channel = ZaloBotChannel(token, env.get("ZALO_BOT_API_BASE_URL") or config.api_base_url,
-                             services.handle, services.remember_choices, config.poll_timeout)
+                             services.handle, services.remember_choices, config.poll_timeout,
+                             db=services.db, clock=services.clock, store_image=services.attachments.save_image_async)
     await channel.start()
     if config.webhook_url:
         secret = env.get("ZALO_BOT_WEBHOOK_SECRET") or secrets.token_urlsafe(32)
@@ -166,7 +175,7 @@ async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: lis
         env.get("ZALO_OA_OAUTH_BASE_URL") or config.oauth_base_url,
         services.handle, services.remember_choices, services.clock,
         window=timedelta(hours=config.reply_window_hours), replies_per_window=config.replies_per_window,
-        max_event_age=timedelta(seconds=config.max_event_age_seconds))
+        max_event_age=timedelta(seconds=config.max_event_age_seconds), store_image=services.attachments.save_image_async)
     channel.seed_tokens(env.get("ZALO_OA_ACCESS_TOKEN", ""), env.get("ZALO_OA_REFRESH_TOKEN", ""))
     await channel.start()
     loop = asyncio.get_running_loop()
@@ -179,7 +188,7 @@ async def _start_zalo_oa(services: Services, env: Mapping[str, str], routes: lis
 
     routes.append((ZALO_OA_WEBHOOK_PATH, zalo_oa_webhook(
         channel.verify, channel.store, after_store, SIGNATURE_HEADER)))
-    await channel.process_inbox()  # whatever arrived just before a restart
+    after_store()  # whatever arrived just before a restart (not awaited: a full disk must not hold up start)
     log.info("zalo oa: started (webhook %s)", ZALO_OA_WEBHOOK_PATH)
     return channel
 

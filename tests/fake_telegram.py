@@ -474,6 +474,7 @@ class FakeTelegram(FakeServer):
         self._callback_ids = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._failures: defaultdict[str, deque[ApiError]] = defaultdict(deque)
+        self._raw_failures: defaultdict[str, deque[tuple[int, bytes, float]]] = defaultdict(deque)
         self._slow: defaultdict[str, deque[float]] = defaultdict(deque)
         self._poll_generation = 0
         self._changed: asyncio.Event | None = None
@@ -633,6 +634,13 @@ class FakeTelegram(FakeServer):
             self._failures[method.lower()].append(
                 ApiError(status, description, parameters or None)
             )
+
+    def fail_raw_next(self, method: str, body: bytes = b"{not json", status: int = 200,
+                      delay: float = 0.0, times: int = 1) -> None:
+        """Make the next ``times`` calls to ``method`` answer ``body`` as is (malformed JSON, an
+        HTML error page …) with ``status``, after ``delay`` seconds. The call has no effect."""
+        for _ in range(times):
+            self._raw_failures[method.lower()].append((status, body, delay))
 
     def slow_next(self, method: str, seconds: float, times: int = 1) -> None:
         """Make the next ``times`` calls to ``method`` do their work, then answer only after ``seconds``
@@ -956,6 +964,11 @@ class FakeTelegram(FakeServer):
             self.errors.append((method, 401, "Unauthorized"))
             return self._envelope_error(401, "Unauthorized")
         key = method.lower()
+        if self._raw_failures.get(key):
+            status, body, delay = self._raw_failures[key].popleft()
+            self.errors.append((method, status, "raw answer"))
+            await asyncio.sleep(delay)
+            return web.Response(body=body, status=status, content_type="application/json")
         try:
             if self._failures.get(key):
                 raise self._failures[key].popleft()

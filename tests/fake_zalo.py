@@ -142,6 +142,25 @@ class _Recorder:
     def _dump_header(self) -> list[str]:
         return []
 
+    # Zalo's CDN: images users send are at URLs that expire. ``host_image`` puts bytes at a URL
+    # on this server (GET /images/<name>); ``expire_image`` makes that URL answer 404.
+    url: str
+
+    def host_image(self, content: bytes, name: str | None = None) -> str:
+        images: dict[str, bytes] = self.__dict__.setdefault("_images", {})
+        name = name or f"{hex_id()}.jpg"
+        images[name] = bytes(content)
+        return f"{self.url}/images/{name}"
+
+    def expire_image(self, url: str) -> None:
+        self.__dict__.setdefault("_images", {}).pop(url.rsplit("/", 1)[-1], None)
+
+    async def _serve_image(self, request: web.Request) -> web.Response:
+        content = self.__dict__.setdefault("_images", {}).get(request.match_info["name"])
+        if content is None:
+            return web.Response(status=404, text="expired")
+        return web.Response(body=content, content_type="image/jpeg")
+
     def dump(self, last: int = 25) -> str:
         """The most recent calls and errors, for assertion messages."""
         lines = self._dump_header()
@@ -252,6 +271,7 @@ class FakeZaloBot(_Recorder, FakeServer):
         self._changed = asyncio.Event()
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
+        app.router.add_get("/images/{name}", self._serve_image)
         await self._start_app(app)
         self._worker = asyncio.create_task(self._webhook_worker(), name="fake-zalo-webhook")
         return self
@@ -701,6 +721,7 @@ class FakeZaloOA(_Recorder, FakeServer):
         app = web.Application()
         app.router.add_post(MESSAGE_PATH, self._handle_message)
         app.router.add_post(OAUTH_PATH, self._handle_oauth)
+        app.router.add_get("/images/{name}", self._serve_image)
         await self._start_app(app)
         return self
 

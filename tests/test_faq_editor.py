@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import messages as msg
 from bot.config import MatcherConfig
 from bot.knowledge.edits import EntryForm, FaqEditor
 from bot.knowledge.live import Faq
@@ -74,8 +75,8 @@ def test_an_edit_with_an_error_is_refused_at_its_field_and_nothing_changes(edito
     clash = editor.save(EntryForm(**{**NEW.__dict__, "id": "mang-mat-internet"}), who="admin:lan")
 
     assert not shared.ok and list(shared.errors) == ["variants"]
-    assert empty.errors == {"answer": ["answer: must not be empty"]}
-    assert clash.errors == {"id": ["id: mang-mat-internet is already used by another entry"]}
+    assert empty.errors == {"answer": [msg.FAQ_FIELD_EMPTY]}
+    assert clash.errors == {"id": [msg.FAQ_ID_TAKEN.format(id="mang-mat-internet")]}
     assert _file_texts(editor) == files
     assert editor.faq.kb.entry(NEW.id) is None and editor.history() == []
 
@@ -99,8 +100,7 @@ def test_a_revert_is_refused_when_a_later_edit_changed_the_same_file(editor: Faq
 
     refused = editor.revert(first.edit_id, who="admin:lan")  # type: ignore[arg-type]
 
-    assert refused.errors == {"form": [f"mang.yaml has changed since edit #{first.edit_id}; "
-                                       "revert the later edits first"]}
+    assert refused.errors == {"form": [msg.FAQ_CHANGED_SINCE.format(file="mang.yaml", edit=first.edit_id)]}
     assert editor.faq.kb.entry(NEW.id) is not None
 
 

@@ -198,8 +198,8 @@ async def test_the_web_chat_says_try_again_while_the_database_is_locked_and_stor
 
 
 def test_the_chat_page_keeps_the_typed_text_when_the_server_says_try_again() -> None:
-    from bot.web.console import CHAT_SCRIPT
-    assert 'if (!d.error) { text.value = ""; photo.value = ""; }' in CHAT_SCRIPT
+    script = (Path(__file__).parent.parent / "bot" / "web" / "static" / "chat.js").read_text()
+    assert 'if (!d.error) { text.value = ""; photo.value = ""; }' in script
 
 
 # -- the outbox knows what was in flight ---------------------------------------------------------

@@ -17,17 +17,24 @@ from bot.config import PeopleConfig, TelegramConfig, WebConfig, ZaloBotConfig, Z
 from bot.runner import Running, start, stop
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - fixture
 from tests.fake_zalo import FakeZaloBot, FakeZaloOA, zalo_bot_fixture, zalo_oa_fixture  # noqa: F401
+from bot.channels import common
+from bot.channels.quarantine import listing
 from tests.harness import Clock, make_config
 from tests.test_telegram import free_port
 
 TECH = 1001
 GROUP = -100500
 USER = "6ede9afa66b88fe6d6a9"
+# A 1x1 PNG.
+PNG_BYTES = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+                          "0000000d49444154789c63f8cfc0f01f00050001ff89993d1d0000000049454e44ae426082")
 TOKEN_QUESTION = "máy tính không nhận usb token, báo không tìm thấy chứng thư số"
 
 
 @pytest.fixture(autouse=True)
 def no_pacing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(common, "BACKOFF_FIRST", 0.05)
+    monkeypatch.setattr(common, "BACKOFF_CAP", 0.2)
     monkeypatch.setattr(tgmod, "PRIVATE_INTERVAL", 0.0)
     monkeypatch.setattr(tgmod, "GROUP_INTERVAL", 0.0)
 
@@ -141,16 +148,21 @@ async def test_escalation_from_zalo_is_handled_by_a_technician_on_telegram(bot: 
     await bot.zsay("4")  # hộ tịch
     await bot.zsay("Không ký số được trích lục")
     before = len(bot.zb.sent(USER))
-    bot.zb.user_image(USER, "https://example.invalid/loi.png")
+    url = bot.zb.host_image(PNG_BYTES, "loi.png")
+    bot.zb.user_image(USER, url)
     await bot.zb.wait_sent(before + 1, USER)
+    bot.zb.expire_image(url)  # Zalo's image URLs do not last
     await bot.zsay("1")  # done with photos
     await bot.zsay("2")  # urgent
     (opened,) = await bot.zsay("1")  # send
     assert opened.startswith("Đã gửi yêu cầu #1")
     assert bot.services is not None
-    assert [a["file_ref"] for a in bot.services.tickets.attachments(1)] == ["https://example.invalid/loi.png"]
+    (ref,) = [a["file_ref"] for a in bot.services.tickets.attachments(1)]  # downloaded when it came
+    assert ref.startswith("/files/")
+    assert (bot.config.database.parent / "uploads" / ref.removeprefix("/files/")).read_bytes()[:4] == b"\x89PNG"
 
-    card = (await bot.tg.wait_sent(2, GROUP))[-1]  # the photo, then the card
+    photo, card = await bot.tg.wait_sent(2, GROUP)  # the photo (uploaded from our copy), then the card
+    assert "photo" in photo
     assert card["text"].startswith("🎫 #1")
     bot.tg.user_press(TECH, card, "claim:1", chat_id=GROUP)
     bot.tg.user_text(TECH, "Anh cài lại VGCA Sign Service rồi ký lại nhé", chat_id=GROUP, chat_type="supergroup",
@@ -247,3 +259,48 @@ async def test_oa_reply_outside_the_window_is_held_and_delivered_on_the_next_mes
     ]
     assert [r["kind"] for r in replies] == ["reply", "reply", "reply"]
     assert len(bot.oa.sent(USER)) == before + 3
+
+
+# -- poison-proof intake -------------------------------------------------------------------------
+
+
+async def test_zalo_bot_events_that_break_are_quarantined_and_the_next_is_answered(bot: ZaloBot) -> None:
+    bot.zb.queue_event({"event_name": ["message.text.received"],
+                         "message": {"message_id": "m1", "from": {"id": USER}, "text": "x"}})
+    bot.zb.queue_event({"event_name": "message.text.received", "message": {"from": "me", "text": "hi"}})
+    assert (await bot.zsay("xin chào"))[0].split("\n")[0] == msg.SMALLTALK_HELLO
+    assert bot.services is not None
+    rows = listing(bot.services.db)
+    assert [(r["channel"], r["update_ref"]) for r in rows] == [("zalo", "m1")]
+    assert rows[0]["error"] == "TypeError: unhashable type: 'list'"
+
+
+async def test_zalo_bot_get_updates_refusals_are_backed_off(bot: ZaloBot) -> None:
+    bot.zb.fail_next("getUpdates", 429, "Quota exceeded", times=100)
+    await bot.zb.wait_for(lambda z: any(e[1] == 429 for e in z.errors), timeout=5)
+    await asyncio.sleep(1.0)
+    # Pauses of 0.05, 0.1, then 0.2 s: about 6 calls in a second, not 477 in 2 s.
+    assert 3 <= len([e for e in bot.zb.errors if e[1] == 429]) <= 8
+    bot.zb._failures.clear()
+    assert (await bot.zsay("xin chào"))[0].split("\n")[0] == msg.SMALLTALK_HELLO
+
+
+async def test_oa_event_with_an_absurd_timestamp_is_refused_not_a_server_error(bot: ZaloBot) -> None:
+    url = f"{bot.url}/zalo/oa/webhook"
+    for stamp in ("99999999999999999999", "-99999999999999999999", "1e9", "soon"):
+        event = bot.oa.user_send_text(USER, "xin chào", timestamp=str(bot.now_ms()))
+        assert await bot.oa.post_event(url, event, timestamp=stamp) == 403, stamp
+
+
+async def test_oa_event_that_breaks_is_quarantined_and_the_next_is_answered(bot: ZaloBot) -> None:
+    url = f"{bot.url}/zalo/oa/webhook"
+    broken = bot.oa.user_send_text(USER, "xin chào", timestamp=str(bot.now_ms()))
+    del broken["sender"]
+    assert await bot.oa.post_event(url, broken) == 200
+    (hello,) = await bot.oa_say("xin chào")
+    assert hello["text"] == msg.SMALLTALK_HELLO
+    assert bot.services is not None
+    assert [(r["channel"], r["update_ref"]) for r in listing(bot.services.db)] == [
+        ("zalo_oa", broken["message"]["msg_id"])]
+    statuses = {r["event_id"]: r["status"] for r in bot.services.db["inbox"].rows}
+    assert statuses[broken["message"]["msg_id"]] == "quarantined"

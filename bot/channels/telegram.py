@@ -1,7 +1,9 @@
 """Telegram, through python-telegram-bot v22: updates in, outbox deliveries out.
 
-Incoming: every message, edited message and button press becomes an
-`Incoming` for the core. Replies to one of the bot's own messages carry the
+Incoming: our own getUpdates loop (or the webhook) parses each update on its
+own; every message, edited message and button press becomes an `Incoming` for
+the core. An update that cannot be parsed or handled is quarantined and
+acknowledged; errors from getUpdates are backed off (honouring retry_after). Replies to one of the bot's own messages carry the
 ticket that message was about (looked up in our `channel_messages` table,
 never read from forward metadata), which is how technicians answer an
 official by replying to a ticket card in their group.
@@ -17,11 +19,13 @@ time it asks, 403 → the user is unreachable, network errors and 5xx → retry.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import html
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlite_utils import Database
 from telegram import (
@@ -37,19 +41,13 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    ContextTypes,
-    MessageHandler,
-    filters,
-)
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
 from bot import messages as msg
-from bot.channels.common import split_text
+from bot.channels.common import Backoff, StartError, clean_text, is_storage_fault, split_text
+from bot.channels.quarantine import quarantine
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError, iso
 
@@ -60,6 +58,7 @@ PRIVATE_INTERVAL = 1.0  # seconds between messages to one private chat
 GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
 OVERALL_PER_SECOND = 30
 RAW_PIECE = 3500  # characters of text per message before escaping
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 SEND_POOL = 64  # connections for sending: replies to many chats go out at once
 SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
 
@@ -78,6 +77,7 @@ TECHNICIAN_COMMANDS = [
 ]
 ADMIN_COMMANDS = TECHNICIAN_COMMANDS + [
     ("taifaq", "Nạp lại FAQ"), ("chuatraloi", "Câu hỏi FAQ chưa trả lời được"), ("thongke", "Thống kê"),
+    ("cachly", "Tin nhắn bị cách ly"),
     ("capquyen", "Cấp quyền"), ("thuhoi", "Thu hồi quyền"), ("duyet", "Duyệt đăng ký"),
 ]
 
@@ -104,6 +104,18 @@ def _keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None
     if {c.action for c in reply.choices} == set(MENU_ACTIONS.values()):
         return MAIN_MENU  # the main menu stays under the text box
     return InlineKeyboardMarkup([[InlineKeyboardButton(c.label, callback_data=c.action)] for c in reply.choices])
+
+
+def _update_id(item: object) -> int | None:
+    """The update's id if it has a usable one (an int, as Telegram sends it)."""
+    value = item.get("update_id") if isinstance(item, dict) else None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
 
 
 def send_request() -> HTTPXRequest:
@@ -155,72 +167,186 @@ class _Pacer:
 
 
 class TelegramChannel:
-    """The PTB Application, its handlers, and the outbox sender for Telegram."""
+    """The Telegram bot (PTB's `Bot`), our own getUpdates loop, and the outbox sender.
+
+    We poll ourselves instead of using PTB's Updater: the Updater parses a whole
+    batch at once, so one update the library cannot parse fails the batch, the offset
+    never moves, and the same batch comes back for ever. Here each update is parsed
+    and handled on its own; one that cannot be is quarantined and acknowledged, and a
+    storage fault acknowledges nothing (Telegram keeps the update until we can store it).
+    """
 
     def __init__(self, token: str, api_base_url: str, db: Database,
                  handle: Callable[[Incoming], Awaitable[Outcome]], clock: Callable[[], datetime],
-                 poll_timeout: int = 30, webhook: bool = False) -> None:
+                 poll_timeout: int = 30, webhook: bool = False,
+                 local_file: Callable[[str], Path | None] | None = None) -> None:
         self.db = db
+        self.local_file = local_file  # "/files/…" (a stored image) -> its file, to upload
         self.handle = handle
         self.clock = clock
         self.poll_timeout = poll_timeout
-        base = api_base_url.rstrip("/")
-        builder: ApplicationBuilder = (
-            Application.builder().token(token).base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
-        )
-        if webhook:
-            builder = builder.updater(None)
-        self.app = builder.request(send_request()).build()
-        self.app.add_handler(CallbackQueryHandler(self._on_callback))
-        self.app.add_handler(MessageHandler(filters.ALL, self._on_message))
-        self.app.add_error_handler(self._on_error)
+        self.api_base_url = api_base_url.rstrip("/")
+        base = self.api_base_url
+        self.app = (Application.builder().token(token).base_url(f"{base}/bot")
+                    .base_file_url(f"{base}/file/bot").updater(None).request(send_request()).build())
+        self.webhook = webhook
         self.pacer = _Pacer()
+        self.backoff = Backoff()
+        self.offset = 0  # the next update_id wanted: everything below it is acknowledged
+        self._polling: asyncio.Task | None = None
 
     # -- lifetime -------------------------------------------------------------------
 
     async def start(self, polling: bool = True) -> None:
-        await self.app.initialize()
-        await self.app.start()
-        if polling and self.app.updater is not None:
-            await self.app.updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                                 allowed_updates=["message", "edited_message", "callback_query"])
+        """Check the token with getMe and start polling; a failure is one clear StartError."""
+        try:
+            await self.app.initialize()
+        except InvalidToken:
+            raise StartError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN "
+                             "(from @BotFather)") from None
+        except NetworkError as exc:
+            raise StartError(f"cannot reach the Telegram Bot API at {self.api_base_url} "
+                             f"({type(exc).__name__}); check the network or telegram.api_base_url "
+                             "(TELEGRAM_API_BASE_URL)") from None
+        except TelegramError as exc:
+            raise StartError(f"the Telegram Bot API at {self.api_base_url} refused getMe "
+                             f"({type(exc).__name__}); check TELEGRAM_BOT_TOKEN and "
+                             "telegram.api_base_url") from None
+        if polling and not self.webhook:
+            self._polling = asyncio.create_task(self._poll(), name="telegram-poll")
 
     async def stop_updates(self) -> None:
         """Take no more updates; sending keeps working until `close`."""
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
-        if self.app.running:
-            await self.app.stop()
+        if self._polling is not None:
+            self._polling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._polling
+            self._polling = None
 
     async def close(self) -> None:
         await self.stop_updates()
-        await self.app.shutdown()
+        await self.app.shutdown()  # a no-op when start never got through getMe
 
     async def set_commands(self, technician_chats: list[str], admin_chats: list[str]) -> None:
-        """Vietnamese command menus: staff in private chats, technicians in their groups."""
+        """Vietnamese command menus: staff in private chats, technicians in their groups.
+
+        A nicety: if Telegram refuses now, the bot still starts (the menus are kept from
+        the last start)."""
         bot = self.app.bot
-        await bot.set_my_commands([BotCommand(c, d) for c, d in STAFF_COMMANDS],
-                                  scope=BotCommandScopeAllPrivateChats())
-        for chat in technician_chats:
-            await bot.set_my_commands([BotCommand(c, d) for c, d in TECHNICIAN_COMMANDS],
-                                      scope=BotCommandScopeChat(int(chat)))
-        for chat in admin_chats:
-            await bot.set_my_commands([BotCommand(c, d) for c, d in ADMIN_COMMANDS],
-                                      scope=BotCommandScopeChat(int(chat)))
+        try:
+            await bot.set_my_commands([BotCommand(c, d) for c, d in STAFF_COMMANDS],
+                                      scope=BotCommandScopeAllPrivateChats())
+            for chat in technician_chats:
+                await bot.set_my_commands([BotCommand(c, d) for c, d in TECHNICIAN_COMMANDS],
+                                          scope=BotCommandScopeChat(int(chat)))
+            for chat in admin_chats:
+                await bot.set_my_commands([BotCommand(c, d) for c, d in ADMIN_COMMANDS],
+                                          scope=BotCommandScopeChat(int(chat)))
+        except TelegramError as exc:
+            log.warning("telegram: the command menus were not set (%s); carrying on", type(exc).__name__)
 
     async def set_webhook(self, url: str, secret: str) -> None:
-        await self.app.bot.set_webhook(url, secret_token=secret,
-                                       allowed_updates=["message", "edited_message", "callback_query"])
+        try:
+            await self.app.bot.set_webhook(url, secret_token=secret, allowed_updates=ALLOWED_UPDATES)
+        except TelegramError as exc:
+            raise StartError(f"Telegram refused the webhook {url} ({type(exc).__name__}: {exc.message}); "
+                             "check telegram.webhook_url") from None
 
     async def process_webhook(self, data: dict) -> None:
-        """One update posted to our webhook: handled (and committed) before we answer 200."""
+        """One update posted to our webhook: handled (and committed) before we answer 200.
+
+        An update that cannot be handled is quarantined and answered 200 (so Telegram
+        stops resending it); a storage fault raises, the webhook answers 500, and
+        Telegram delivers the update again later."""
+        update_id = _update_id(data)
+        try:
+            await self._take(data)
+        except Exception as exc:
+            if is_storage_fault(exc):
+                raise
+            quarantine(self.db, self.clock(), CHANNEL, None if update_id is None else str(update_id), data, exc)
+
+    # -- polling ----------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        """getUpdates until cancelled: each update parsed and handled on its own, errors backed off."""
+        while True:
+            batch = await self._fetch()
+            if batch is None:
+                continue
+            before = self.offset
+            for item in batch:
+                if not await self._take_polled(item):
+                    break  # a storage fault: the rest of the batch comes again, from this update
+            else:
+                if batch and self.offset == before:  # no usable update_id at all: do not spin
+                    await self._pause("getUpdates returned updates without an update_id")
+                else:
+                    self.backoff.reset()  # only a batch taken whole ends a run of failures
+
+    async def _pause(self, why: str, retry_after: float | None = None) -> None:
+        delay = self.backoff.next_delay(retry_after)
+        log.warning("telegram: %s; polling again in %.1f s", why, delay)
+        await asyncio.sleep(delay)
+
+    async def _fetch(self) -> list | None:
+        """One getUpdates call; None (after a back-off pause) when it failed."""
+        params: dict = {"timeout": self.poll_timeout, "allowed_updates": ALLOWED_UPDATES}
+        if self.offset:
+            params["offset"] = self.offset
+        try:
+            # The raw JSON, not PTB's parsed tuple: one bad update must not fail the batch.
+            # Bot API method names are case-insensitive; "getupdates" keeps PTB from
+            # suggesting its parsing get_updates.
+            result = await self.app.bot.do_api_request("getupdates", api_kwargs=params,
+                                                        read_timeout=self.poll_timeout + 10)
+        except asyncio.CancelledError:
+            raise
+        except RetryAfter as exc:
+            await self._pause("getUpdates: rate limited", _seconds(exc.retry_after))
+            return None
+        except TelegramError as exc:  # network, 5xx, 409 conflict, a body that is not JSON …
+            await self._pause(f"getUpdates failed ({type(exc).__name__}: {exc.message})")
+            return None
+        except Exception as exc:  # noqa: BLE001 - whatever the wire brings, polling goes on
+            await self._pause(f"getUpdates failed ({type(exc).__name__})")
+            return None
+        if not isinstance(result, list):
+            await self._pause(f"getUpdates answered a {type(result).__name__}, not a list")
+            return None
+        return result
+
+    async def _take_polled(self, item: object) -> bool:
+        """Handle one polled update and acknowledge it; False on a storage fault (not acknowledged)."""
+        update_id = _update_id(item)
+        ref = None if update_id is None else str(update_id)
+        try:
+            await self._take(item)
+        except Exception as exc:  # noqa: BLE001 - sorted below: storage fault or poison
+            if is_storage_fault(exc):
+                await self._pause(f"the database cannot be written ({exc}); update {ref} is not "
+                                  "acknowledged and will come again")
+                return False
+            try:
+                quarantine(self.db, self.clock(), CHANNEL, ref, item, exc)
+            except Exception as stored:  # noqa: BLE001 - cannot even keep it: try again later
+                await self._pause(f"update {ref} could not be quarantined ({type(stored).__name__})")
+                return False
+        if update_id is not None:
+            self.offset = max(self.offset, update_id + 1)
+        return True
+
+    async def _take(self, data: object) -> None:
+        """Parse one raw update and hand it to the core; raises whatever goes wrong."""
+        if not isinstance(data, dict):
+            raise ValueError(f"an update must be an object, not {type(data).__name__}")
         update = Update.de_json(data, self.app.bot)
-        # Our handlers directly, not PTB's process_update, which would swallow a storage
-        # fault into the error handler and let the webhook answer 200 for an update not stored.
+        # Our handlers directly (never PTB's process_update, which would swallow a storage
+        # fault into an error handler and acknowledge an update that was not stored).
         if update.callback_query is not None:
-            await self._on_callback(update, None)  # type: ignore[arg-type]
+            await self._on_callback(update)
         elif update.effective_message is not None:
-            await self._on_message(update, None)  # type: ignore[arg-type]
+            await self._on_message(update)
 
     # -- incoming ---------------------------------------------------------------------
 
@@ -236,7 +362,7 @@ class TelegramChannel:
         if user is None or user.is_bot:
             return None
         chat_ref = str(message.chat_id)
-        text = message.text or message.caption or ""
+        text = clean_text(message.text or message.caption or "")
         action = MENU_ACTIONS.get(text.strip())
         photos = (message.photo[-1].file_id,) if message.photo else ()
         contact = message.contact.phone_number if message.contact and message.contact.user_id == user.id else None
@@ -245,14 +371,14 @@ class TelegramChannel:
             unsupported = "sticker" if message.sticker else "tin nhắn này"
         return Incoming(
             channel=CHANNEL, user_ref=str(user.id), chat_ref=chat_ref, text="" if action else text,
-            action=action, photos=photos, contact_phone=contact, update_id=str(update.update_id),
-            album_id=message.media_group_id, edited=update.edited_message is not None,
-            display_name=user.full_name, unsupported=unsupported,
-            about_ticket=self._about_ticket(chat_ref, message.reply_to_message),
+            action=action, photos=photos, contact_phone=clean_text(contact) if contact else None,
+            update_id=str(update.update_id), album_id=message.media_group_id,
+            edited=update.edited_message is not None, display_name=clean_text(user.full_name),
+            unsupported=unsupported, about_ticket=self._about_ticket(chat_ref, message.reply_to_message),
             in_group=message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
         )
 
-    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_message(self, update: Update) -> None:
         """A message or an edit: hand it to the core; its replies go out through the outbox."""
         message = update.effective_message
         if message is None:
@@ -261,7 +387,7 @@ class TelegramChannel:
         if incoming is not None:
             await self.handle(incoming)
 
-    async def _on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def _on_callback(self, update: Update) -> None:
         """A button press: always answered (stops the spinner), then handled by the core."""
         query = update.callback_query
         assert query is not None
@@ -273,12 +399,10 @@ class TelegramChannel:
         chat_ref = str(message.chat.id) if message is not None else str(query.from_user.id)
         in_group = message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
         await self.handle(Incoming(
-            channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref, action=query.data or "",
-            update_id=str(update.update_id), display_name=query.from_user.full_name, in_group=in_group,
+            channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref,
+            action=clean_text(query.data or ""), update_id=str(update.update_id),
+            display_name=clean_text(query.from_user.full_name), in_group=in_group,
         ))
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update failed: %s", context.error, exc_info=context.error)
 
     # -- outgoing ---------------------------------------------------------------------
 
@@ -314,6 +438,16 @@ class TelegramChannel:
         except (NetworkError, TelegramError) as exc:
             raise DeliveryError(f"telegram error: {exc}") from exc
 
+    def _photos(self, refs: tuple[str, ...]) -> list[str | bytes]:
+        """Telegram file ids and URLs as they are; our stored images ("/files/…") as their bytes."""
+        photos: list[str | bytes] = []
+        for ref in refs:
+            if not ref.startswith("/"):
+                photos.append(ref)
+            elif self.local_file is not None and (path := self.local_file(ref)) is not None:
+                photos.append(path.read_bytes())  # at most a few MB, from local disk
+        return photos
+
     async def _send(self, delivery: Delivery) -> None:
         bot = self.app.bot
         chat = delivery.chat_ref
@@ -335,7 +469,7 @@ class TelegramChannel:
                     if "not found" not in exc.message.lower():
                         raise
                     # the card was deleted: post a new one below
-        photos = [p for p in reply.photos if not p.startswith("/")]  # "/files/…": on the web console only
+        photos = self._photos(reply.photos)
         if photos:
             await self.pacer.wait(chat)
             if len(photos) == 1:

@@ -19,6 +19,7 @@ released, behind a short notice, when the user writes again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -31,10 +32,10 @@ import aiohttp
 from sqlite_utils import Database
 
 from bot import messages as msg
-from bot.channels.common import split_text
-from bot.channels.zalo_bot import render_numbered
+from bot.channels.common import Backoff, as_dict, as_ref, clean_text, is_storage_fault, split_text
+from bot.channels.quarantine import quarantine
+from bot.channels.zalo_bot import download, render_numbered
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
-from bot.store.database import StorageUnavailable
 from bot.store.outbox import DeliveryError, iso, release_held
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,10 @@ class ForgedEvent(Exception):
     """A webhook request that is not a genuine, fresh Zalo event."""
 
 
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
 def signature(app_id: str, raw_body: bytes, timestamp: str, oa_secret_key: str) -> str:
     return hashlib.sha256(app_id.encode() + raw_body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
 
@@ -60,7 +65,8 @@ class ZaloOAChannel:
                  api_base_url: str, oauth_base_url: str, handle: Callable[[Incoming], Awaitable[Outcome]],
                  remember_choices: Callable[[str, str, Sequence[Choice]], None],
                  clock: Callable[[], datetime], window: timedelta = timedelta(hours=48),
-                 replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2)) -> None:
+                 replies_per_window: int = 8, max_event_age: timedelta = timedelta(hours=2),
+                 store_image: Callable[[bytes], Awaitable[str]] | None = None) -> None:
         self.db = db
         self.app_id = app_id
         self.oa_secret_key = oa_secret_key
@@ -73,12 +79,20 @@ class ZaloOAChannel:
         self.window = window
         self.replies_per_window = replies_per_window
         self.max_event_age = max_event_age
+        self.store_image = store_image
         self.session: aiohttp.ClientSession | None = None
+        self.backoff = Backoff()
+        self._draining: asyncio.Task | None = None
+        self._again = False
 
     async def start(self) -> None:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
 
     async def close(self) -> None:
+        if self._draining is not None and not self._draining.done():
+            self._draining.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._draining
         if self.session is not None:
             await self.session.close()
 
@@ -139,7 +153,7 @@ class ZaloOAChannel:
             raise ForgedEvent("bad signature")
         try:
             sent_at = datetime.fromtimestamp(int(timestamp) / 1000, UTC)
-        except ValueError as exc:
+        except (ValueError, OverflowError, OSError) as exc:  # not a number, or years beyond 9999
             raise ForgedEvent("bad timestamp") from exc
         if abs(self.clock() - sent_at) > self.max_event_age:
             raise ForgedEvent("stale event (replayed?)")
@@ -147,8 +161,8 @@ class ZaloOAChannel:
 
     def store(self, event: dict) -> bool:
         """Keep a verified event for processing; False if it was already received (a retry)."""
-        message = event.get("message") or {}
-        event_id = str(message.get("msg_id") or f"{event.get('event_name')}:{event.get('timestamp')}")
+        message = as_dict(event.get("message"))
+        event_id = clean_text(message.get("msg_id") or f"{event.get('event_name')}:{event.get('timestamp')}")
         with self.db.atomic():
             if list(self.db["inbox"].rows_where("channel = ? and event_id = ?", [CHANNEL, event_id])):
                 return False
@@ -158,50 +172,96 @@ class ZaloOAChannel:
         return True
 
     async def process_inbox(self) -> int:
-        """Handle stored events in arrival order; returns how many.
+        """Handle stored events in arrival order; returns how many this call handled.
 
-        When the database cannot be written, the rest stay pending and are
-        tried again in a few seconds (they are already safe in the inbox).
-        """
-        done = 0
+        One drain at a time: a call while one runs only makes it go round once more (so
+        two webhook deliveries never handle the same rows side by side). When the database
+        cannot be written the drain waits, backing off, with the events safe in the inbox."""
+        if self._draining is not None and not self._draining.done():
+            self._again = True
+            return 0
+        self._draining = asyncio.current_task()
         try:
-            done = await self._process_pending()
-        except StorageUnavailable as exc:
-            log.warning("zalo oa: database cannot be written (%s); pending events retried in %.0f s",
-                        exc, INBOX_RETRY_SECONDS)
-            asyncio.get_running_loop().call_later(
-                INBOX_RETRY_SECONDS, lambda: asyncio.ensure_future(self.process_inbox()))
-        return done
+            return await self._drain()
+        finally:
+            self._draining = None
 
-    async def _process_pending(self) -> int:
+    async def _drain(self) -> int:
+        """Handle every pending event; returns how many. An event that cannot be handled is
+        quarantined; on a storage fault the rest wait, and are tried again after a pause."""
         done = 0
-        for row in list(self.db["inbox"].rows_where("channel = ? and status = 'pending'", [CHANNEL],
-                                                     order_by="rowid")):
-            event = json.loads(row["payload"])
-            incoming = self._incoming(event)
-            if incoming is not None:
-                self._user_wrote(incoming.chat_ref, str((event.get("message") or {}).get("msg_id") or ""))
-                await self.handle(incoming)
-            with self.db.atomic():
-                self.db["inbox"].update((CHANNEL, row["event_id"]), {"status": "done"})
-            done += 1
-        return done
+        while True:
+            self._again = False
+            try:
+                rows = list(self.db["inbox"].rows_where("channel = ? and status = 'pending'", [CHANNEL],
+                                                         order_by="rowid", limit=100))
+                for row in rows:
+                    await self._process(row)
+                    done += 1
+            except Exception as exc:  # noqa: BLE001 - a storage fault: keep the events, retry later
+                if not is_storage_fault(exc):
+                    raise
+                delay = self.backoff.next_delay()
+                log.error("zalo oa: the database cannot be written (%s); events wait, retrying in %.0f s",
+                          exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self.backoff.reset()
+            if not self._again and len(rows) < 100:
+                return done
 
-    def _incoming(self, event: dict) -> Incoming | None:
-        name = str(event.get("event_name") or "")
-        if not name.startswith("user_send_"):
+    async def _process(self, row: dict) -> None:
+        """One stored event: to the core, or to quarantine; then marked so it is not taken again."""
+        status = "done"
+        try:
+            event = json.loads(row["payload"])
+            incoming = await self._incoming(event)
+            if incoming is not None:
+                self._user_wrote(incoming.chat_ref, incoming.update_id or "")
+                await self.handle(incoming)
+        except Exception as exc:
+            if is_storage_fault(exc):
+                raise
+            quarantine(self.db, self.clock(), CHANNEL, row["event_id"], row["payload"], exc)
+            status = "quarantined"
+        with self.db.atomic():
+            self.db["inbox"].update((CHANNEL, row["event_id"]), {"status": status})
+
+    async def _incoming(self, event: dict) -> Incoming | None:
+        name = event.get("event_name")
+        if not isinstance(name, str) or not name.startswith("user_send_"):
             return None  # follows, read receipts, echoes of our own messages
-        user = str((event.get("sender") or {}).get("id") or "")
-        message = event.get("message") or {}
+        user = as_ref(as_dict(event.get("sender")).get("id"))
+        if not user:
+            raise ValueError("an event from a user without sender.id")
+        message = as_dict(event.get("message"))
         common = {"channel": CHANNEL, "user_ref": user, "chat_ref": user,
-                  "update_id": str(message.get("msg_id") or "") or None}
+                  "update_id": as_ref(message.get("msg_id")) or None}
         if name == "user_send_text":
-            return Incoming(text=str(message.get("text") or ""), **common)
+            return Incoming(text=clean_text(message.get("text") or ""), **common)
         if name == "user_send_image":
-            urls = tuple(str((a.get("payload") or {}).get("url")) for a in message.get("attachments") or []
-                         if (a.get("payload") or {}).get("url"))
-            return Incoming(text=str(message.get("text") or ""), photos=urls, **common)
+            urls = [url for a in _list(message.get("attachments"))
+                    if isinstance(url := as_dict(as_dict(a).get("payload")).get("url"), str)
+                    and url.startswith(("http://", "https://"))]
+            return Incoming(text=clean_text(message.get("text") or ""), photos=await self._stored(urls), **common)
         return Incoming(unsupported=name.removeprefix("user_send_"), **common)
+
+    async def _stored(self, urls: list[str]) -> tuple[str, ...]:
+        """Each image downloaded and stored ("/files/…"): Zalo's URLs expire. A URL that cannot
+        be downloaded is kept as it is, for a technician to try while it lasts."""
+        if self.store_image is None or self.session is None:
+            return tuple(urls)
+        refs: list[str] = []
+        for url in urls[:10]:
+            data = await download(self.session, url)
+            if data is None:
+                refs.append(url)
+                continue
+            try:
+                refs.append(await self.store_image(data))
+            except ValueError as exc:
+                log.warning("zalo oa: an image sent is not kept (%s)", exc)
+        return tuple(refs)
 
     def _user_wrote(self, chat_ref: str, msg_id: str) -> None:
         """The window reopens; anything held for this user goes out, after a notice."""

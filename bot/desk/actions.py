@@ -47,6 +47,7 @@ ADMIN_COMMANDS = {
     "taifaq": "reload", "reload": "reload",
     "chuatraloi": "unanswered", "unanswered": "unanswered",
     "thongke": "stats", "stats": "stats",
+    "cachly": "quarantine", "quarantine": "quarantine",
     "capquyen": "grant", "grant": "grant",
     "thuhoi": "revoke", "revoke": "revoke",
     "duyet": "approve", "approve": "approve",
@@ -207,6 +208,19 @@ class Desk:
         for group in groups[:20]:
             lines.append(msg.UNANSWERED_LINE.format(n=group["count"], query=group["query"][:80],
                                                     why=msg.FEEDBACK_LABELS.get(group["why"], group["why"])))
+        return [Reply("\n".join(lines))]
+
+    def _cmd_quarantine(self, rest: str, actor: Person, state: State) -> list[Reply]:
+        """The latest updates no channel could handle (the full list: python -m bot quarantine list)."""
+        rows = list(self.db.query("select id, channel, update_ref, received_at, error from quarantine "
+                                  "order by id desc limit 10")) if "quarantine" in self.db.table_names() else []
+        if not rows:
+            return [Reply(msg.NOTHING_QUARANTINED)]
+        total = self.db.execute("select count(*) from quarantine").fetchone()[0]
+        lines = [msg.QUARANTINE_TITLE.format(n=total)]
+        lines += [msg.QUARANTINE_LINE.format(id=r["id"], at=r["received_at"][:16].replace("T", " "),
+                                             channel=r["channel"], update=r["update_ref"] or "?",
+                                             error=r["error"][:80]) for r in rows]
         return [Reply("\n".join(lines))]
 
     def _cmd_stats(self, rest: str, actor: Person, state: State) -> list[Reply]:

@@ -459,10 +459,11 @@ class Engine:
         return int(table.last_pk)  # type: ignore[arg-type]
 
     def _query(self, qid: int, person: Person) -> dict:
-        row = self.db["query_log"].get(qid)
-        if row["user_id"] != person.id:
-            raise KeyError(qid)  # someone else's buttons
-        return row
+        """The logged question a button refers to; KeyError (a stale button) if it is not theirs."""
+        rows = list(self.db["query_log"].rows_where("id = ? and user_id = ?", [qid, person.id]))
+        if not rows:
+            raise KeyError(qid)  # a forged id, or someone else's buttons
+        return rows[0]
 
     def _on_faq_action(self, kind: str, arg: str, inc: Incoming, person: Person, state: State) -> list[Reply]:
         if kind == "esc":
@@ -836,9 +837,10 @@ class Engine:
                      (Choice(msg.BTN_DONE_WRITING, f"done:{ticket.id}"),))
 
     def _on_ticket_action(self, kind: str, arg: str, inc: Incoming, person: Person, state: State) -> list[Reply]:
-        if kind == "done":
+        if kind == "done":  # the ticket is looked up, so a forged "done:abc" is a stale button, not "#abc"
+            ticket = self.tickets.visible_to(int(arg), person)
             state.name, state.data = "idle", {}
-            return [Reply(msg.LEFT_TICKET.format(code=f"#{arg}"), _MENU)]
+            return [Reply(msg.LEFT_TICKET.format(code=ticket.code), _MENU)]
         if kind == "rate":
             ticket_id, _, number = arg.partition(":")
             state.name, state.data = "idle", {}

@@ -35,6 +35,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import LiteralScalarString
 from sqlite_utils import Database
 
+from bot import messages as msg
 from bot.knowledge.base import Entry, Problem, layer_dirs
 from bot.knowledge.live import Faq
 
@@ -182,7 +183,7 @@ class FaqEditor:
             return EditResult(False, errors=errors)
         existing = self.faq.kb.entry(original_id) if original_id else None
         if original_id and existing is None:
-            return EditResult(False, errors={"form": [f"entry {original_id} no longer exists"]})
+            return EditResult(False, errors={"form": [msg.FAQ_ENTRY_GONE.format(id=original_id)]})
         path = Path(existing.file) if existing else file_for_new_entry(self.faq.directory, form.system)
         action = "edit" if existing else "create"
 
@@ -199,7 +200,7 @@ class FaqEditor:
         """Remove an entry from its file (the edit keeps its text, so a revert brings it back)."""
         entry = self.faq.kb.entry(entry_id)
         if entry is None:
-            return EditResult(False, errors={"form": [f"entry {entry_id} does not exist"]})
+            return EditResult(False, errors={"form": [msg.FAQ_ENTRY_GONE.format(id=entry_id)]})
 
         def change(entries: CommentedSeq) -> None:
             entries.remove(self._find(entries, entry_id))
@@ -208,7 +209,7 @@ class FaqEditor:
     def add_variant(self, entry_id: str, text: str, who: str) -> EditResult:
         entry = self.faq.kb.entry(entry_id)
         if entry is None:
-            return EditResult(False, errors={"form": [f"entry {entry_id} does not exist"]})
+            return EditResult(False, errors={"form": [msg.FAQ_ENTRY_GONE.format(id=entry_id)]})
         form = EntryForm.of(entry)
         return self.save(EntryForm(**{**form.__dict__, "variants": (*form.variants, text.strip())}),
                          who, entry_id)
@@ -217,13 +218,13 @@ class FaqEditor:
         rows = self._query("select file, entry_id, before, after from faq_edits where id = ?", [edit_id])
         row = rows[0] if rows else None
         if row is None:
-            return EditResult(False, errors={"form": [f"edit #{edit_id} does not exist"]})
+            return EditResult(False, errors={"form": [msg.FAQ_EDIT_GONE.format(edit=edit_id)]})
         file, entry_id, before, after = row
         path = Path(file)
         current = path.read_text(encoding="utf-8") if path.exists() else ""
         if current != after:
             return EditResult(False, errors={"form": [
-                f"{path.name} has changed since edit #{edit_id}; revert the later edits first"]})
+                msg.FAQ_CHANGED_SINCE.format(file=path.name, edit=edit_id)]})
         return self._commit(path, current, before, who, entry_id, f"revert #{edit_id}")
 
     # -- reading ----------------------------------------------------------------------
@@ -248,14 +249,14 @@ class FaqEditor:
     def _form_errors(self, form: EntryForm, original_id: str | None) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         if not ID.match(form.id):
-            errors["id"] = ["id: lowercase letters, digits and '-', 3 to 61 characters"]
+            errors["id"] = [msg.FAQ_ID_INVALID]
         elif form.id != original_id and self.faq.kb.entry(form.id) is not None:
-            errors["id"] = [f"id: {form.id} is already used by another entry"]
+            errors["id"] = [msg.FAQ_ID_TAKEN.format(id=form.id)]
         if form.system and form.system not in self.faq.kb.systems:
-            errors["system"] = [f"system: unknown system {form.system!r}"]
+            errors["system"] = [msg.FAQ_SYSTEM_UNKNOWN.format(system=form.system)]
         for name in ("question", "answer"):
             if not getattr(form, name):
-                errors[name] = [f"{name}: must not be empty"]
+                errors[name] = [msg.FAQ_FIELD_EMPTY]
         return errors
 
     @staticmethod

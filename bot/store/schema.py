@@ -171,7 +171,6 @@ def m008_web_console(db: Database) -> None:
     db["link_codes"].create({"code": str, "user_id": int, "expires_at": str}, pk="code")
 
 
-
 @migrations()
 def m009_ops_alerts(db: Database) -> None:
     # When each kind of operational alert last went to the admins, so one fault is one message.
@@ -202,6 +201,17 @@ def m031_outbox_in_flight(db: Database) -> None:
     # in_doubt counts such attempts (a stop mid-send, or a request that got no answer).
     db["outbox"].add_column("attempt_started_at", str)
     db["outbox"].add_column("in_doubt", int, not_null_default=0)
+
+
+@migrations()
+def m032_quarantine(db: Database) -> None:
+    # Updates no channel could parse or handle, kept raw for an admin to look at; the
+    # platform got its acknowledgement so the updates behind them keep flowing.
+    db["quarantine"].create(
+        {"id": int, "channel": str, "update_ref": str, "received_at": str, "error": str, "payload": str},
+        pk="id",
+        not_null={"channel", "received_at", "payload"},
+    )
 
 
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:

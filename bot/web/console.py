@@ -42,10 +42,11 @@ from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
-from bot.store.database import StorageUnavailable
 from bot.store.attachments import NAME as STORED_NAME
 from bot.store.attachments import REF_PREFIX, UnsafeImage
+from bot.store.database import StorageUnavailable
 from bot.store.outbox import iso
+from bot.web.faq_pages import FaqPages
 from bot.web.limits import Attempts, Limit
 from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
 
@@ -133,7 +134,6 @@ class Console:
             web.post("/logout", self.logout),
             web.get("/setup", self.setup_page),
             web.post("/setup", self.setup),
-            web.get("/static/chat.js", self.chat_script),
         ]
 
     def client(self, request: web.Request) -> str:
@@ -363,9 +363,6 @@ class Console:
                               '<p><a href="/chat">Thử lại</a></p>')
         raise self._finish(request, web.HTTPFound("/chat"))  # type: ignore[misc]
 
-    async def chat_script(self, request: web.Request) -> web.StreamResponse:
-        """The chat page's script, as a file: the Content-Security-Policy allows no inline script."""
-        return web.Response(text=CHAT_SCRIPT, content_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
     async def chat_messages(self, request: web.Request) -> web.StreamResponse:
         session = self._ensure_session(request)
@@ -705,7 +702,7 @@ def _bars(title: str, rows: list[tuple[str, int]]) -> str:
 
 def console_routes(services: Services, open_chat: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
     console = Console(services, open_chat)
-    return console.routes(), WebSender(services), console
+    return console.routes() + FaqPages(console).routes(), WebSender(services), console
 
 
 PAGE = """<!doctype html>
@@ -746,44 +743,3 @@ CHAT_BODY = """<h1>Hỏi đáp</h1>
 <script src="/static/chat.js"></script>"""
 
 
-CHAT_SCRIPT = """(function () {
-  var box = document.getElementById("messages"), form = document.getElementById("send-form");
-  var csrf = form.querySelector("[name=csrf]").value, last = 0, busy = false;
-  function add(m) {
-    var div = document.createElement("div"); div.className = "msg " + m.from;
-    var t = document.createElement("div"); t.className = "text"; t.textContent = m.text; div.appendChild(t);
-    m.photos.forEach(function (p) { var img = document.createElement("img"); img.src = p; img.alt = "ảnh"; div.appendChild(img); });
-    m.choices.forEach(function (c) {
-      var b = document.createElement("button"); b.type = "button"; b.className = "choice";
-      b.dataset.action = c.action; b.textContent = c.label;
-      b.addEventListener("click", function () { send({action: c.action, label: c.label}); });
-      div.appendChild(b);
-    });
-    box.appendChild(div); window.scrollTo(0, document.body.scrollHeight);
-  }
-  function poll() {
-    if (busy) return; busy = true;
-    fetch("/chat/api/messages?after=" + last, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-      .then(function (d) { d.messages.forEach(function (m) { last = Math.max(last, m.id); add(m); }); })
-      .finally(function () { busy = false; });
-  }
-  function send(fields, file) {
-    var data = new FormData(); data.append("csrf", csrf);
-    data.append("nonce", Date.now() + "-" + Math.random());
-    Object.keys(fields).forEach(function (k) { data.append(k, fields[k]); });
-    if (file) data.append("photo", file);
-    return fetch("/chat/api/send", {method: "POST", body: data, credentials: "same-origin",
-      headers: {"X-CSRF-Token": csrf}}).then(function (r) { return r.json(); })
-      .then(function (d) { if (d.error) alert(d.error); poll(); return d; });
-  }
-  form.addEventListener("submit", function (ev) {
-    ev.preventDefault();
-    var text = form.querySelector("#text"), photo = form.querySelector("#photo");
-    var file = photo.files.length ? photo.files[0] : null;
-    if (!text.value && !file) return;
-    // A refused message (e.g. "try again") keeps what was typed in the box.
-    send({text: text.value}, file).then(function (d) { if (!d.error) { text.value = ""; photo.value = ""; } });
-  });
-  poll(); setInterval(poll, 1000);
-})();
-"""
