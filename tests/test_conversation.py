@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -82,18 +83,22 @@ def test_clarify_offers_choices_and_a_pick_gives_the_answer(bot: Bot) -> None:
 
 
 def test_a_likely_answer_carries_alternatives_and_one_can_be_picked(bot: Bot) -> None:
+    matcher = bot.services.faq.matcher
+    assert matcher.decider is not None  # the shipped knowledge base has a fitted decision
+    # Every answer is "likely but not certain" with these thresholds.
+    matcher.decider = dataclasses.replace(matcher.decider, answer_at=0.0, certain_at=1.0)
     kb = bot.services.faq.kb
-    reply = bot.send("an", "tài khoản vneid của dân bị khóa")[0]
-    answer = kb.entry("vneid-tai-khoan-bi-khoa").answer.rstrip()
+    reply = bot.send("an", "quên mật khẩu phần mềm một cửa")[0]
+    answer = kb.entry("motcua-quen-mat-khau").answer.rstrip()
     assert reply.text == answer + "\n\n" + msg.ANSWER_FOOTER + "\n\n" + msg.ANSWER_ALTERNATIVES
-    other = kb.entry("vneid-dan-quen-mat-khau")
-    assert [c.label for c in reply.choices] == [
-        other.question, kb.entry("dvc-dang-nhap-vneid").question,  # whole: no button width to fit
-        msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN,
-    ]
+    result = matcher.match("quên mật khẩu phần mềm một cửa")
+    others = [kb.entry(c.entry_id) for c in result.alternatives]
+    assert 1 <= len(others) <= 2 and "motcua-quen-mat-khau" not in [e.id for e in others]
+    assert [c.label for c in reply.choices] == [e.question for e in others]  # whole: no button width + [
+        msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN]
     picked = bot.send("an", action=reply.choices[0].action)[0]
-    assert picked.text.startswith(other.answer.rstrip())
-    assert bot.services.db["query_log"].get(1)["feedback"] == "picked:vneid-dan-quen-mat-khau"
+    assert picked.text.startswith(others[0].answer.rstrip())
+    assert bot.services.db["query_log"].get(1)["feedback"] == f"picked:{others[0].id}"
 
 
 def test_none_of_these_offers_a_ticket(bot: Bot) -> None:
