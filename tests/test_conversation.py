@@ -94,7 +94,7 @@ def test_a_likely_answer_carries_alternatives_and_one_can_be_picked(bot: Bot) ->
     result = matcher.match("quên mật khẩu phần mềm một cửa")
     others = [kb.entry(c.entry_id) for c in result.alternatives]
     assert 1 <= len(others) <= 2 and "motcua-quen-mat-khau" not in [e.id for e in others]
-    assert [c.label for c in reply.choices] == [e.question for e in others]  # whole: no button width + [
+    assert [c.label for c in reply.choices] == [e.question for e in others] + [  # whole: no button width
         msg.CHOICE_SOLVED, msg.CHOICE_NOT_RIGHT, msg.CHOICE_TECHNICIAN]
     picked = bot.send("an", action=reply.choices[0].action)[0]
     assert picked.text.startswith(others[0].answer.rstrip())
