@@ -204,6 +204,7 @@ class Outcome:
     unanswered: int = 0
     duplicated: int = 0
     kills: int = 0
+    restarts: int = 0  # by the supervisor, after the bot exited by itself (it cannot start on a full disk)
     poison_sent: int = 0
     quarantined: int = 0
     disk_full: str = "-"
@@ -226,8 +227,12 @@ class BotProcess:
 
     def kill9(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
+
+    def exited(self) -> bool:
+        return self.proc is not None and self.proc.poll() is not None
 
     def stop(self) -> int:
         assert self.proc is not None
@@ -337,16 +342,30 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
                     await asyncio.sleep(rng.uniform(6, 12))
                     if time.monotonic() >= stop_at - 3:
                         return
-                    await asyncio.to_thread(bot.kill9)
-                    outcome.kills += 1
-                    await asyncio.sleep(rng.uniform(0.5, 2))
-                    bot.start()
+                    async with killing:
+                        await asyncio.to_thread(bot.kill9)
+                        outcome.kills += 1
+                        await asyncio.sleep(rng.uniform(0.5, 2))
+                        bot.start()
 
+            killing = asyncio.Lock()
+
+            async def supervisor() -> None:
+                """As systemd's Restart=on-failure would: a bot that exited is started again."""
+                while time.monotonic() < stop_at + 60:
+                    await asyncio.sleep(1)
+                    async with killing:
+                        if bot.exited() and not stopping:
+                            outcome.restarts += 1
+                            bot.start()
+
+            stopping = False
             tasks = [official(FIRST_USER + n) for n in range(users)]
             if scenario.faults:
                 tasks += [poisoner(), refusals(), disk()]
             if scenario.kills:
                 tasks.append(killer())
+            watch = asyncio.create_task(supervisor())
             await asyncio.gather(*tasks)
             proxy.enabled = False
 
@@ -365,6 +384,8 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
             while not settled() and time.monotonic() < deadline:
                 await asyncio.sleep(0.5)
             await asyncio.sleep(2)  # a send in flight lands
+            stopping = True
+            watch.cancel()
             code = await asyncio.to_thread(bot.stop)
             outcome.seconds = time.monotonic() - started
             with contextlib.closing(read_db(database)) as db:
@@ -403,12 +424,12 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print(f"\nChaos on 127.0.0.1: {args.users} officials asking for {args.seconds:.0f} s per scenario, seed {args.seed}")
     print()
     print("| scenario | sent | lost | questions | unanswered | duplicated | kills | dup/kill "
-          "| poison sent/quarantined | full disk | log KB | tracebacks | s |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|")
+          "| restarts after exit | poison sent/quarantined | full disk | log KB | tracebacks | s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|")
     for o in outcomes:
         per_kill = f"{o.duplicated / o.kills:.2f}" if o.kills else "-"
         print(f"| {o.scenario} | {o.sent} | {o.lost} | {o.questions} | {o.unanswered} | {o.duplicated} | "
-              f"{o.kills} | {per_kill} | {o.poison_sent}/{o.quarantined} | {o.disk_full} | "
+              f"{o.kills} | {per_kill} | {o.restarts} | {o.poison_sent}/{o.quarantined} | {o.disk_full} | "
               f"{o.log_bytes / 1024:.0f} | {o.tracebacks} | {o.seconds:.0f} |")
     print()
     for o in outcomes:

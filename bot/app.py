@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from bot import messages as msg
 from bot.config import Config
 from bot.desk.conversation import Engine
+from bot.desk.incidents import Incidents
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
@@ -114,8 +115,10 @@ def build_services(config: Config, clock: Clock = system_clock,
     writer = Writer(writer_db)
     writer_people = People(writer_db, clock)
     writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)
+    incidents = Incidents(writer_db, faq, writer_tickets, config, clock)
     engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox,
-                    CHANNEL_TRAITS)
+                    incidents=incidents, traits=CHANNEL_TRAITS)
+    writer.call(writer_tickets.refresh_deadlines)  # the SLA or the calendar may have changed since the last run
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
     attachments = AttachmentStore(config.uploads_dir)
     return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)

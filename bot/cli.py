@@ -307,6 +307,90 @@ def faq_check(config_path: Path, path: Path | None) -> None:
         sys.exit(1)
 
 
+@cli.command()
+@config_option
+@click.option("--seed", default=7, show_default=True, help="The same seed and dates give the same database.")
+@click.option("--days", default=61, show_default=True, help="How many days of activity.")
+@click.option("--until", "until", default=None, help="Last day (YYYY-MM-DD); default: yesterday.")
+@click.option("--communes", default=36, show_default=True, help="How many communes take part.")
+@click.option("--database", "database", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Fill this database file instead of the configured one.")
+def demo(config_path: Path, seed: int, days: int, until: str | None, communes: int,
+         database: Path | None) -> None:
+    """Fill a fresh database with realistic activity (officials, questions, tickets, an outage)."""
+    import dataclasses
+    from datetime import date, timedelta
+
+    from bot.demo import DemoClock, fill_demo
+
+    config = _load_config(config_path)
+    if database is not None:
+        config = dataclasses.replace(config, database=database)
+    try:
+        end = date.fromisoformat(until) if until else date.today() - timedelta(days=1)
+    except ValueError as exc:
+        raise click.ClickException(f"--until must be YYYY-MM-DD, not {until!r}") from exc
+    clock = DemoClock()
+    services = build_services(config, clock)
+    used = services.db.execute("select (select count(*) from tickets) + (select count(*) from query_log)").fetchone()[0]
+    if used:
+        raise click.ClickException(f"{config.database} already has activity; the demo fills a fresh "
+                                   "database (use --database new.sqlite)")
+    summary = fill_demo(services, clock, seed, end, days, communes)
+    click.echo(f"{config.database}: {summary.officials} officials, {summary.questions} questions, "
+               f"{summary.tickets} tickets ({summary.outage_tickets} in one shared outage), "
+               f"{summary.start} to {summary.end}")
+
+
+@cli.command()
+@config_option
+@click.option("--month", required=True, help="The month, YYYY-MM (office time zone).")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Write the HTML report here.")
+@click.option("--csv", "csv_dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Write communes.csv, systems.csv, training_*.csv into this folder.")
+@click.option("--database", "database", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              default=None, help="Read this database file instead of the configured one.")
+def report(config_path: Path, month: str, out: Path | None, csv_dir: Path | None, database: Path | None) -> None:
+    """The training-needs report for a month: per commune and system, ranked needs, month-on-month."""
+    import dataclasses
+    import re
+
+    from bot.insight.report import write_csv
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.ClickException(f"--month must be YYYY-MM, not {month!r}")
+    if out is None and csv_dir is None:
+        raise click.ClickException("say where to write: --out report.html and/or --csv DIR")
+    config = _load_config(config_path)
+    if database is not None:
+        config = dataclasses.replace(config, database=database)
+    services = _services_for(config)
+    built = _build_report(services, month)
+    if out is not None:
+        out.write_text(built.html, encoding="utf-8")
+        click.echo(f"{out}: report for {month} ({built.current.total.questions} questions, "
+                   f"{built.current.total.tickets} tickets)")
+    if csv_dir is not None:
+        for path in write_csv(built, csv_dir):
+            click.echo(str(path))
+
+
+def _services_for(config: Config) -> Services:
+    try:
+        return build_services(config)
+    except (KnowledgeError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _build_report(services: Services, month: str):  # noqa: ANN202 - a Report
+    from bot.insight.report import build
+
+    return build(services.config.database, month, services.faq.kb,
+                 {c.id: c.name for c in services.communes}, services.calendar,
+                 services.config.tickets.sla, services.clock())
+
+
 @cli.group()
 def matcher() -> None:
     """The FAQ matcher's decision model."""
@@ -344,3 +428,7 @@ def matcher_fit(config_path: Path, seed: int) -> None:
 from bot.ops.commands import add_commands  # noqa: E402 - attached last; it needs the options above
 
 add_commands(cli, config_option, _load_config)
+
+from bot.insight.commands import add_commands as add_insight_commands  # noqa: E402 - needs the options above
+
+add_insight_commands(cli, config_option, _load_config)

@@ -231,6 +231,19 @@ class PrivacyConfig:
 
 
 @dataclass(frozen=True)
+class InsightConfig:
+    """Shared outages (incidents), announcements and the monthly training-needs report."""
+
+    incident_communes: int = _help("Reports on one system from at least this many different communes "
+                                   "within the window, described alike, open a shared incident.", 3)
+    incident_window_minutes: int = _help("The window those reports must fall in, in minutes.", 60)
+    incident_similarity: int = _help("How alike two descriptions must be (0-100: rapidfuzz token_set_ratio "
+                                     "of the accent-folded words, after the analyser's synonyms).", 60)
+    monthly_report: bool = _help("Send the training-needs report to the admins at the start of each month.",
+                                 True)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration; paths are resolved against the file's folder."""
 
@@ -248,6 +261,7 @@ class Config:
     zalo_oa: ZaloOAConfig = _help("Zalo Official Account channel.", ZaloOAConfig())
     web: WebConfig = _help("HTTP server for webhooks and health checks.", WebConfig())
     logging: LoggingConfig = _help("Log format.", LoggingConfig())
+    insight: InsightConfig = _help("Shared outages, announcements, monthly report.", InsightConfig())
     backup: BackupConfig = _help("Backups.", BackupConfig())
     privacy: PrivacyConfig = _help("Retention of personal data.", PrivacyConfig())
 

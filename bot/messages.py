@@ -37,7 +37,8 @@ HELP_TECHNICIAN = (
     "/ds – hàng đợi · /xem N – xem yêu cầu N · /nhan N – nhận xử lý\n"
     "/traloi N nội dung – trả lời cán bộ · /ghichu N nội dung – ghi chú nội bộ\n"
     "/cho N [nội dung] – chờ cán bộ bổ sung · /xong N ghi chú – đã xử lý\n"
-    "/chuyen N hàng-đợi · /giao N kênh:id · /mo N – mở lại"
+    "/chuyen N hàng-đợi · /giao N kênh:id · /mo N – mở lại\n"
+    "/sucochung hệ-thống mô tả – báo sự cố chung · /xongsuco N ghi chú · /suco – sự cố đang mở"
 )
 HELP_ADMIN = (
     "Quản trị:\n"
@@ -279,6 +280,13 @@ ASK_RESOLUTION_NOTE = "Gõ ghi chú cách xử lý {code} (cán bộ sẽ đọc
 YOU_RESOLVED = "Đã đánh dấu {code} là đã xử lý; cán bộ sẽ được hỏi xác nhận."
 YOU_REOPENED = "Đã mở lại {code}."
 QUEUE_EMPTY = "Không có yêu cầu nào đang mở."
+NOTHING_FOUND = "Không có yêu cầu nào khớp."
+TICKETS_FOUND = "{n} yêu cầu."
+TICKETS_FOUND_MANY = "Hơn {n} yêu cầu."
+NEXT_PAGE = "Trang sau →"
+FIRST_PAGE = "← Trang đầu"
+SEARCH_PLACEHOLDER = "Tìm trong mô tả và cách xử lý"
+ANY_OPEN_OR_ALL = "Đang mở (tìm kiếm: tất cả)"
 QUEUE_TITLE = "Yêu cầu đang mở ({n}):"
 QUEUE_LINE = "{urgency}{code} · {status} · {system} · {commune}: {description}"
 HISTORY = "Diễn biến:"
@@ -318,6 +326,7 @@ SLA_ESCALATION = "🚨 {code} {what} sau {hours} giờ làm việc, quá gấp �
 
 RELOADED = "Đã nạp lại FAQ: {entries} câu hỏi."
 RELOAD_REFUSED = "FAQ có lỗi nên chưa nạp lại (FAQ cũ vẫn đang dùng):\n{problems}"
+OTHER_ENTRY_ID = "hoặc mã câu hỏi khác"
 NOTHING_UNANSWERED = "Chưa có câu hỏi nào mà FAQ không trả lời được."
 UNANSWERED_TITLE = "Câu hỏi FAQ chưa trả lời được (số lần · câu hỏi · lý do):"
 UNANSWERED_LINE = "{n}× {query} ({why})"
@@ -378,14 +387,12 @@ WEB_TRY_AGAIN = (
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
 
-
 # -- operational alerts to admins (bot/ops/alerts.py) ---------------------------------------
 
 ALERT_OUTBOX_BACKLOG = ("⚠️ {n} tin nhắn trên kênh {channel} đang chờ gửi, tin cũ nhất đã {minutes} phút. "
                         "Kiểm tra kết nối của máy chủ (python -m bot doctor).")
 ALERT_CHANNEL_FAILING = ("⚠️ Kênh {channel} gửi lỗi liên tiếp: {n} tin đang thử lại. Lỗi gần nhất: {error}. "
                          "Tin nhắn vẫn được giữ và sẽ gửi khi kênh hoạt động lại.")
-
 
 # -- the FAQ editor (/admin/faq); faq check's own findings stay as it words them -----------------
 
@@ -396,3 +403,51 @@ FAQ_FIELD_EMPTY = "Không được để trống."
 FAQ_ENTRY_GONE = "Câu hỏi {id} không còn (có thể người khác vừa xoá)."
 FAQ_EDIT_GONE = "Không có sửa đổi #{edit}."
 FAQ_CHANGED_SINCE = "{file} đã được sửa sau lần #{edit}; hãy hoàn tác các lần sửa sau trước."
+
+# -- province insight: monthly report, shared outages, announcements ----------------------------
+
+MONTHLY_REPORT_DOCUMENT = "📊 Báo cáo nhu cầu tập huấn tháng {month} (mở tệp đính kèm bằng trình duyệt)."
+MONTHLY_REPORT_LINK = "📊 Báo cáo nhu cầu tập huấn tháng {month}: {link}"
+
+INCIDENT_NOTICE = (
+    "⚠️ Hệ thống {system} đang gặp sự cố chung từ {since}, kỹ thuật viên đang xử lý "
+    "({n} xã/phường đã báo). Anh/chị không cần báo lại; khắc phục xong tôi sẽ nhắn.\n"
+    "Nếu anh/chị gặp vấn đề khác, bấm \"Báo vấn đề khác\"."
+)
+BTN_INCIDENT_ME_TOO = "🙋 Xã tôi cũng bị"
+BTN_REPORT_DIFFERENT = "🛠 Báo vấn đề khác"
+INCIDENT_ME_TOO_DESCRIPTION = "Cũng gặp sự cố chung: {title}"
+INCIDENT_LINKED = (
+    "ℹ️ Yêu cầu {code} của anh/chị thuộc sự cố chung của hệ thống {system} (từ {since}, "
+    "{communes} xã/phường đã báo). Đây là sự cố đã biết, kỹ thuật viên đang xử lý; "
+    "khắc phục xong tôi sẽ nhắn anh/chị."
+)
+INCIDENT_CARD = (
+    "🚨 Sự cố chung {code} · {system}\n"
+    "Từ {since} · {n} xã/phường: {communes}\n"
+    "Mô tả: {title}\n"
+    "Yêu cầu: {tickets}\n"
+    "{status}"
+)
+INCIDENT_OPEN = "Đang xử lý. Khắc phục xong: /xongsuco {code} ghi chú (mọi yêu cầu sẽ được báo đã xử lý)."
+INCIDENT_RESOLVED_STATUS = "✅ Đã khắc phục: {note}"
+INCIDENT_NOT_FOUND = "Không có sự cố chung {code}."
+INCIDENT_NOT_OPEN = "Sự cố chung {code} đã được khắc phục rồi."
+INCIDENT_NOT_OPEN_FOR_YOU = "Sự cố chung này vừa được khắc phục. Nếu vẫn còn lỗi, anh/chị bấm /baoloi để báo."
+INCIDENT_UNKNOWN_SYSTEM = "Không có hệ thống \"{system}\". Các hệ thống: {known}"
+INCIDENT_ALREADY_OPEN = "Hệ thống này đang có sự cố chung {code}."
+INCIDENT_DECLARE_USAGE = "Cách dùng: /sucochung hệ-thống mô tả, ví dụ: /sucochung motcua Máy chủ một cửa mất kết nối"
+INCIDENT_RESOLVE_USAGE = "Cách dùng: /xongsuco số ghi chú, ví dụ: /xongsuco 3 Máy chủ đã hoạt động lại"
+INCIDENT_DECLARED = "Đã mở sự cố chung {code}; {n} yêu cầu đang mở được gắn vào."
+INCIDENT_YOU_RESOLVED = "Đã khắc phục sự cố chung {code}; {n} yêu cầu được báo đã xử lý."
+INCIDENT_NONE_OPEN = "Không có sự cố chung nào đang mở."
+INCIDENT_JOINED = "Đã ghi nhận yêu cầu {code}, gắn vào sự cố chung {incident}. Khắc phục xong tôi sẽ nhắn anh/chị."
+
+ANNOUNCEMENT = "📢 Thông báo của Trung tâm hỗ trợ kỹ thuật:\n{text}"
+ANNOUNCE_EMPTY = "Thông báo trống."
+ANNOUNCE_TOO_LONG = "Thông báo dài {n} ký tự; tối đa {limit} để gửi được trên mọi kênh."
+ANNOUNCE_NOBODY = "Không có cán bộ nào trong nhóm nhận này."
+ANNOUNCE_UNKNOWN_COMMUNES = "Chưa chọn xã/phường, hoặc không có mã xã/phường: {communes}"
+ANNOUNCE_TO_ALL = "Tất cả cán bộ"
+ANNOUNCE_TO_SYSTEM = "Cán bộ đã hỏi về {system}"
+ANNOUNCE_SENT = "Đã xếp thông báo #{id} để gửi cho {n} cán bộ."

@@ -101,6 +101,7 @@ class Reply:
     request_contact: bool = False  # ask the platform for the phone-number button
     photos: tuple[str, ...] = ()
     key: str | None = None  # a message the channel may later edit in place (ticket cards)
+    document: str | None = None  # a file on this server sent as a document where the channel can
 
     def to_json(self) -> str:
         return json.dumps(
@@ -110,6 +111,7 @@ class Reply:
                 "request_contact": self.request_contact,
                 "photos": list(self.photos),
                 "key": self.key,
+                **({"document": self.document} if self.document else {}),
             },
             ensure_ascii=False,
         )
@@ -123,6 +125,7 @@ class Reply:
             request_contact=bool(data.get("request_contact")),
             photos=tuple(data.get("photos", [])),
             key=data.get("key"),
+            document=data.get("document"),
         )
 
 

@@ -25,6 +25,7 @@ from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import CHANNEL as ZALO_OA
 from bot.channels.zalo_oa import SIGNATURE_HEADER, ZaloOAChannel
 from bot.config import Config
+from bot.insight.monthly import monthly_loop
 from bot.logs import RepeatFilter
 from bot.models import Delivery
 from bot.ops.logs import JsonFormatter
@@ -246,6 +247,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     running.tasks = [
         asyncio.create_task(worker.run(running.stop_event)),
         asyncio.create_task(run_timers(services, running.stop_event)),
+        asyncio.create_task(monthly_loop(services, running.stop_event)),
     ]
     return running
 

@@ -104,3 +104,14 @@ def test_quarantine_list_shows_the_newest_first_and_pages(tmp_path: Path) -> Non
     older = run("quarantine", "list", "--config", str(config), "--before", "2")
     assert older.stdout.splitlines() == ["#1 2026-11-24T01:00:00 telegram update 101: KeyError: 'date'",
                                          '    {"update_id": 101, "message": "x"}']
+
+
+async def test_a_zalo_bot_token_zalo_refuses_is_one_line(tmp_path: Path) -> None:
+    from tests.fake_zalo import FakeZaloBot
+
+    async with FakeZaloBot() as zb:
+        code, out, err = await run_bot(config_file(tmp_path, port=free_port()),
+                                       ZALO_BOT_TOKEN="1234:not-the-zalo-token", ZALO_BOT_API_BASE_URL=zb.url)
+    assert code == 1
+    assert error_lines(err) == ["Error: Zalo refused the bot token: check ZALO_BOT_TOKEN"]
+    assert "Traceback" not in err + out and "not-the-zalo-token" not in err + out

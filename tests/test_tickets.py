@@ -253,3 +253,43 @@ def test_stats_count_tickets_and_questions(bot: Bot) -> None:
     text = bot.say(ADMIN, "/thongke")[0]
     assert "• Yêu cầu: 1 (Mới 1)" in text
     assert "• Câu hỏi: 1, trả lời hoặc gợi ý được 0 (0%)" in text
+
+
+def stored(bot: Bot, ticket_id: int) -> tuple[str | None, str | None]:
+    row = bot.services.db.execute("select sla_due_at, deadline_at from tickets where id = ?", [ticket_id]).fetchone()
+    return row[0], row[1]
+
+
+def test_each_ticket_keeps_its_next_reminder_and_its_deadline_as_instants(bot: Bot) -> None:
+    bot.open_ticket("an")  # Monday 24 Nov 08:00 (01:00 UTC): reply due 14:00, reminder then
+    assert stored(bot, 1) == ("2026-11-24T07:00:00+00:00", "2026-11-24T07:00:00+00:00")
+    bot.clock.advance(hours=6, minutes=1)
+    assert bot.services.tickets.tick() == 1  # reminded: next comes the escalation at 2 x 4 h
+    assert stored(bot, 1) == ("2026-11-25T01:30:00+00:00", "2026-11-24T07:00:00+00:00")
+    bot.say(TECH, "/nhan 1")  # first response: now the 16 h resolution target runs
+    assert stored(bot, 1) == ("2026-11-26T02:00:00+00:00", "2026-11-26T02:00:00+00:00")
+    bot.say(TECH, "/cho 1 cần ảnh chụp màn hình")
+    assert stored(bot, 1) == (None, None)  # waiting for the official stops the clock
+
+
+def test_the_timer_reads_only_the_tickets_that_are_due(bot: Bot) -> None:
+    for _ in range(3):
+        bot.open_ticket("an")
+    bot.clock.advance(hours=6, minutes=1)
+    bot.services.tickets.tick()
+    read: list[str] = []
+    bot.services.db.conn.set_trace_callback(read.append)
+    try:
+        assert bot.services.tickets.tick() == 0
+    finally:
+        bot.services.db.conn.set_trace_callback(None)
+    plan = bot.services.db.execute(
+        "explain query plan select * from tickets where status in ('new', 'assigned') and sla_due_at <= ?",
+        ["2026-11-24T08:00:00+00:00"]).fetchall()
+    selects = [sql for sql in read if sql.startswith("select")]
+    assert selects == [  # no ticket read one by one, none walked day by day
+        "select * from tickets indexed by tickets_status_resolved where status = 'resolved' "
+        "and resolved_at <= '2026-11-21T07:01:00+00:00'",
+        "select * from tickets indexed by tickets_status_sla_due where status in ('new','assigned') "
+        "and sla_due_at <= '2026-11-24T07:01:00+00:00' order by id"]
+    assert "USING INDEX tickets_status_sla_due" in str(plan)

@@ -150,6 +150,8 @@ async def test_the_first_start_link_signs_in_once_and_not_twice(site: Site) -> N
     first = await site.client.get(link, allow_redirects=False)
     assert (first.status, first.headers["Location"]) == (302, "/setup")  # the token leaves the address bar
     assert 'id="setup"' in await (await site.client.get("/setup")).text()
+    reopened = await site.client.get(link, allow_redirects=False)  # the operator's own browser, again: the form
+    assert (reopened.status, reopened.headers["Location"]) == (302, "/setup")
 
     async with new_browser(site) as other:
         for path in (link, "/setup"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -292,3 +293,80 @@ def test_time_lost_to_a_daylight_saving_change_is_not_counted() -> None:
             hours.add_working_time(start, timedelta(hours=2))) == (
         timedelta(hours=2), datetime(2026, 3, 29, 4, 0, tzinfo=berlin)
     )
+
+
+# -- closed form against the day-by-day walk -------------------------------------
+
+
+def walk_between(hours: WorkingHours, start: datetime, end: datetime) -> timedelta:
+    """The former day-by-day walk, kept as the reference the closed form must equal."""
+    first, last = start.astimezone(UTC), end.astimezone(UTC)
+    total, day = timedelta(0), first.astimezone(hours.zone).date()
+    while last > first and day <= last.astimezone(hours.zone).date():
+        for period_start, period_end in hours._intervals(day):
+            total += max(min(period_end, last) - max(period_start, first), timedelta(0))
+        day += timedelta(days=1)
+    return total
+
+
+def walk_add(hours: WorkingHours, start: datetime, delta: timedelta) -> datetime:
+    """The former day-by-day walk for deadlines."""
+    moment, remaining = start.astimezone(UTC), delta
+    day = moment.astimezone(hours.zone).date()
+    while remaining:
+        for period_start, period_end in hours._intervals(day):
+            if period_end <= moment:
+                continue
+            begin = max(period_start, moment)
+            if remaining <= period_end - begin:
+                return (begin + remaining).astimezone(hours.zone)
+            remaining -= period_end - begin
+        day += timedelta(days=1)
+    return moment.astimezone(hours.zone)
+
+
+def random_calendars() -> list[WorkingHours]:
+    rng = random.Random(13)
+    days = [date(2025, 1, 1) + timedelta(days=n) for n in rng.sample(range(900), 60)]
+    return [
+        HOURS,
+        WorkingHours(holidays=frozenset(days[:40]), extra_workdays=frozenset(days[40:])),
+        WorkingHours(timezone="Europe/Berlin", days=(0, 2, 4, 6),
+                     periods=((time(1, 0), time(4, 0)), (time(9, 0), time(17, 30)))),
+        WorkingHours(timezone="America/New_York", days=(5, 6), periods=((time(0, 30), time(23, 30)),),
+                     holidays=frozenset(d for d in days if d.weekday() >= 5)),
+    ]
+
+
+@pytest.mark.parametrize("hours", random_calendars(), ids=["vn", "many-holidays", "berlin", "new-york"])
+def test_closed_form_equals_the_day_walk_on_random_instants(hours: WorkingHours) -> None:
+    rng = random.Random(hours.timezone)
+    base = datetime(2025, 1, 1, tzinfo=UTC)
+    for _ in range(150):
+        start = base + timedelta(seconds=rng.randrange(2 * 365 * 86400))
+        end = start + timedelta(seconds=rng.choice([rng.randrange(86400), rng.randrange(400 * 86400)]))
+        delta = timedelta(minutes=rng.choice([rng.randrange(600), rng.randrange(300_000)]))
+        assert (hours.working_time_between(start, end), hours.add_working_time(start, delta)) == (
+            walk_between(hours, start, end), walk_add(hours, start, delta))
+
+
+def test_two_years_of_working_time_cost_no_more_than_a_day() -> None:
+    start = at(7, 8)
+    calls_for = {}
+    for span in (timedelta(days=1), timedelta(days=730)):
+        calls = 0
+        original = WorkingHours._intervals
+
+        def counting(self: WorkingHours, day: date) -> list:
+            nonlocal calls
+            calls += 1
+            return original(self, day)
+
+        WorkingHours._intervals = counting  # type: ignore[method-assign]
+        try:
+            HOURS.working_time_between(start, start + span)
+            HOURS.add_working_time(start, span)
+        finally:
+            WorkingHours._intervals = original  # type: ignore[method-assign]
+        calls_for[span.days] = calls
+    assert calls_for == {1: 4, 730: 4}

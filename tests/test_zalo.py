@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,3 +305,16 @@ async def test_oa_event_that_breaks_is_quarantined_and_the_next_is_answered(bot:
         ("zalo_oa", broken["message"]["msg_id"])]
     statuses = {r["event_id"]: r["status"] for r in bot.services.db["inbox"].rows}
     assert statuses[broken["message"]["msg_id"]] == "quarantined"
+
+
+async def test_an_oa_image_is_downloaded_when_it_arrives(bot: ZaloBot) -> None:
+    url = bot.oa.host_image(PNG_BYTES, "man-hinh.png")
+    event = bot.oa.user_send_image(USER, url, timestamp=str(bot.now_ms()))
+    assert await bot.oa.post_event(f"{bot.url}/zalo/oa/webhook", event) == 200
+    await bot.oa.wait_sent(1, USER)  # the screenshot starts a report
+    bot.oa.expire_image(url)
+    assert bot.services is not None
+    (row,) = bot.services.db["conversations"].rows_where("channel = 'zalo_oa' and user_ref = ?", [USER])
+    refs = re.findall(r'"(/files/[0-9a-f]+\.png)"', row["data"])
+    assert len(refs) == 1 and url not in row["data"]
+    assert bot.services.attachments.path(refs[0].removeprefix("/files/")) is not None

@@ -478,6 +478,12 @@ class TelegramChannel:
                 sent = list(await bot.send_media_group(int(chat), [InputMediaPhoto(p) for p in photos[:10]]))
             for message in sent:
                 self._remember(chat, message.message_id, delivery)
+        if reply.document:  # a report file: the path is ours (written by the bot), never a user's
+            await self.pacer.wait(chat)
+            path = Path(reply.document)
+            with path.open("rb") as f:
+                message = await bot.send_document(int(chat), f, filename=path.name)
+            self._remember(chat, message.message_id, delivery)
         pieces = _escaped_pieces(reply.text)
         for n, piece in enumerate(pieces):
             await self.pacer.wait(chat)

@@ -41,7 +41,6 @@ from bot.store.outbox import DeliveryError, iso, release_held
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo_oa"
-INBOX_RETRY_SECONDS = 5.0
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
 TOKEN_EXPIRED = -216

@@ -15,6 +15,8 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot import messages as msg
+from bot.desk.incidents import COMMANDS as INCIDENT_COMMANDS
+from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
 from bot.desk.state import State
 from bot.desk.tickets import TicketError, TicketStore
@@ -59,7 +61,8 @@ class Desk:
     """Technician and admin actions, channel-independent."""
 
     def __init__(self, db: Database, faq: Faq, people: People, tickets: TicketStore,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime], incidents: Incidents | None = None) -> None:
+        self.incidents = incidents
         self.db = db
         self.faq = faq
         self.people = people
@@ -68,12 +71,14 @@ class Desk:
 
     @staticmethod
     def is_desk_command(word: str) -> bool:
-        return word in DESK_COMMANDS or word in ADMIN_COMMANDS
+        return word in DESK_COMMANDS or word in ADMIN_COMMANDS or word in INCIDENT_COMMANDS
 
     # -- entry points from the engine ---------------------------------------------
 
     def on_command(self, word: str, rest: str, actor: Person, state: State) -> list[Reply] | None:
         """Replies for a technician/admin command, or None when the word is not one."""
+        if word in INCIDENT_COMMANDS and self.incidents is not None:
+            return self.incidents.command(word, rest, actor)
         command = DESK_COMMANDS.get(word) or ADMIN_COMMANDS.get(word)
         if command is None:
             return None

@@ -35,6 +35,7 @@ from bot.config import Config
 from bot.desk.accounts import Accounts
 from bot.desk.actions import Desk
 from bot.desk.chatter import chatter, is_cancel, menu_word, stars
+from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
 from bot.desk.state import State
 from bot.desk.tickets import Ticket, TicketError, TicketStore
@@ -44,7 +45,7 @@ from bot.knowledge.live import Faq
 from bot.language.matching import MatchResult
 from bot.language.text import fold
 from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
-from bot.store.database import is_unavailable
+from bot.store.database import insert, is_unavailable, upsert
 from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Engine:
     def __init__(self, db: Database, config: Config, faq: Faq, people: People, tickets: TicketStore,
                  communes: tuple[Commune, ...], calendar: WorkingHours,
                  clock: Callable[[], datetime], on_outbox: Callable[[], None] | None = None,
+                 incidents: Incidents | None = None,
                  traits: Mapping[str, ChannelTraits] | None = None) -> None:
         self.db = db
         self.config = config
@@ -86,7 +88,8 @@ class Engine:
         self.clock = clock
         self.on_outbox = on_outbox
         self.traits = dict(traits or {})
-        self.desk = Desk(db, faq, people, tickets, clock)
+        self.incidents = incidents
+        self.desk = Desk(db, faq, people, tickets, clock, incidents)
 
     # -- entry point ------------------------------------------------------------
 
@@ -110,11 +113,11 @@ class Engine:
                 dispatch: Callable[[Incoming, Person, State], list[Reply]]) -> Outcome:
         with self.db.atomic():
             if incoming.update_id is not None:
-                key = [incoming.channel, incoming.update_id]
-                if list(self.db["processed_updates"].rows_where("channel = ? and update_id = ?", key)):
+                recorded = self.db.execute(
+                    "insert or ignore into processed_updates (channel, update_id, at) values (?, ?, ?)",
+                    [incoming.channel, incoming.update_id, iso(self.clock())]).rowcount
+                if not recorded:  # seen before: a redelivery
                     return Outcome(duplicate=True)
-                self.db["processed_updates"].insert(
-                    {"channel": incoming.channel, "update_id": incoming.update_id, "at": iso(self.clock())})
             person = self.people.identify(incoming.channel, incoming.user_ref, incoming.chat_ref,
                                           incoming.display_name, private=not incoming.in_group)
             state = self._load_state(incoming)
@@ -218,26 +221,24 @@ class Engine:
         return self._load_state_for(inc.channel, inc.user_ref)
 
     def _load_state_for(self, channel: str, user_ref: str) -> State:
-        rows = list(self.db["conversations"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
-        if not rows:
+        row = self.db.execute("select state, data from conversations where channel = ? and user_ref = ?",
+                              [channel, user_ref]).fetchone()
+        if row is None:
             return State()
-        return State(rows[0]["state"], json.loads(rows[0]["data"] or "{}"))
+        return State(row[0], json.loads(row[1] or "{}"))
 
     def _save_state(self, inc: Incoming, state: State) -> None:
         self._save_state_for(inc.channel, inc.user_ref, state)
 
     def _save_state_for(self, channel: str, user_ref: str, state: State) -> None:
-        self.db["conversations"].upsert(
-            {"channel": channel, "user_ref": user_ref, "state": state.name,
-             "data": json.dumps(state.data, ensure_ascii=False), "updated_at": iso(self.clock())},
-            pk=("channel", "user_ref"),
-        )
+        upsert(self.db, "conversations",
+               {"channel": channel, "user_ref": user_ref, "state": state.name,
+                "data": json.dumps(state.data, ensure_ascii=False), "updated_at": iso(self.clock())},
+               pk=("channel", "user_ref"))
 
     def _log(self, person: Person, channel: str, direction: str, text: str) -> int:
-        table = self.db["messages"]
-        table.insert({"user_id": person.id, "at": iso(self.clock()),
-                      "direction": direction, "channel": channel, "text": text})
-        return int(table.last_pk)  # type: ignore[arg-type]
+        return insert(self.db, "messages", {"user_id": person.id, "at": iso(self.clock()),
+                                           "direction": direction, "channel": channel, "text": text})
 
     def _describe(self, inc: Incoming, state: State) -> str:
         """The official's message as a technician should read it: a pressed button is what it said."""
@@ -372,6 +373,8 @@ class Engine:
                 return self._on_flow_action(kind, arg, inc, person, state)
             if kind in ("add", "fixed", "broken", "rate", "withdraw", "wd", "keep", "done", "into", "new"):
                 return self._on_ticket_action(kind, arg, inc, person, state)
+            if kind == "inc" and self.incidents is not None:
+                return self._join_incident(int(arg.partition(":")[2]), inc, person, state)
         except TicketError as exc:
             return [Reply(str(exc))]
         except (ValueError, KeyError, IndexError):
@@ -415,6 +418,7 @@ class Engine:
         result = self.faq.matcher.match(text[:MATCH_CHARS])
         qid = self._log_query(person, inc.channel, text, result)
         kb = self.faq.kb
+        notice = self._incident_notice(result)
         if result.decision == "answer" and result.entry_id:
             entry = kb.entry(result.entry_id)
             assert entry is not None
@@ -424,7 +428,7 @@ class Engine:
                          for c in result.alternatives if (e := kb.entry(c.entry_id)) and c.entry_id in ids)
             if more:  # likely but not certain: "Hoặc có phải: …" under the answer
                 reply = Reply(reply.text + "\n\n" + msg.ANSWER_ALTERNATIVES, more + reply.choices)
-            return [reply]
+            return notice + [reply]
         if result.decision == "clarify":
             entries = [kb.entry(c.entry_id) for c in result.candidates]
             questions = [e.question if e else c.entry_id for e, c in zip(entries, result.candidates, strict=True)]
@@ -439,7 +443,7 @@ class Engine:
                 labels = questions
             choices = [Choice(label, f"pick:{qid}:{i}") for i, label in enumerate(labels)]
             choices.append(Choice(msg.CLARIFY_NONE_OF_THESE, f"fb:none:{qid}"))
-            return [Reply(text_out, tuple(choices))]
+            return notice + [Reply(text_out, tuple(choices))]
         return [Reply(msg.NO_MATCH, (Choice(msg.BTN_REPORT, f"esc:{qid}"), Choice(msg.BTN_ASK_AGAIN, "menu:ask")))]
 
     def _answer(self, answer: str, qid: int) -> Reply:
@@ -450,13 +454,11 @@ class Engine:
         )
 
     def _log_query(self, person: Person, channel: str, text: str, result: MatchResult) -> int:
-        table = self.db["query_log"]
-        table.insert({
+        return insert(self.db, "query_log", {
             "at": iso(self.clock()), "user_id": person.id, "channel": channel, "query": text,
             "decision": result.decision, "entry_id": result.entry_id, "score": round(result.score, 4),
             "candidates": json.dumps([c.entry_id for c in result.candidates]),
         })
-        return int(table.last_pk)  # type: ignore[arg-type]
 
     def _query(self, qid: int, person: Person) -> dict:
         """The logged question a button refers to; KeyError (a stale button) if it is not theirs."""
@@ -666,6 +668,10 @@ class Engine:
         if kind == "sys" and data.get("step") == "system":
             if arg not in self.faq.kb.systems:
                 return [Reply(msg.STALE_BUTTON)]
+            outage = self.incidents.active(arg) if self.incidents is not None else None
+            if outage is not None and not data.get("outage_seen"):  # a known outage: say so first
+                data["outage_seen"] = True
+                return [self.incidents.notice(outage, f"sys:{arg}")]  # type: ignore[union-attr]
             data["system"] = arg
             same = [t for t in self.tickets.of_user(person.id) if t.is_open and t.system_id == arg]
             if same:
@@ -760,12 +766,38 @@ class Engine:
             data.get("urgency", "normal"), data.get("photos", []), self._transcript(person, data.get("since")))
         state.name, state.data = "idle", {}
         text = msg.TICKET_OPENED.format(code=ticket.code, system=self.tickets.system_name(ticket.system_id))
+        outage = self.incidents.of_ticket(ticket.id) if self.incidents is not None else None
+        if outage is not None:
+            text += "\n" + self.incidents.linked_notice(outage, ticket)  # type: ignore[union-attr]
         now = self.clock()
         if not self.calendar.is_open(now):
             opens = self.calendar.next_open(now)
             text += "\n" + msg.OUTSIDE_HOURS.format(when=opens.strftime("%H:%M %d/%m/%Y"))
         return [Reply(text, (Choice(msg.BTN_ADD_INFO.format(code=ticket.code), f"add:{ticket.id}"),
                              Choice(msg.BTN_MY_TICKETS, "menu:tickets")))]
+
+    # -- shared outages ---------------------------------------------------------------------
+
+    def _incident_notice(self, result: MatchResult) -> list[Reply]:
+        """The notice of an open outage on the system a question is about, to come first."""
+        if self.incidents is None or result.decision not in ("answer", "clarify"):
+            return []
+        best = result.entry_id or (result.candidates[0].entry_id if result.candidates else None)
+        entry = self.faq.kb.entry(best) if best else None
+        outage = self.incidents.active(entry.system) if entry else None
+        return [self.incidents.notice(outage, "menu:report")] if outage is not None else []
+
+    def _join_incident(self, incident_id: int, inc: Incoming, person: Person, state: State) -> list[Reply]:
+        """'Xã tôi cũng bị': a ticket linked to the outage, in one press (registration first if needed)."""
+        if not person.registered:
+            return self._start_escalation(person, state, description="", system=None, channel=inc.channel)
+        description = state.data.get("description", "") if state.name == "esc" else ""
+        since = state.data.get("since") if state.name == "esc" else self._problem_start(person, state, None)
+        ticket = self.incidents.join(incident_id, person, inc.channel, description,  # type: ignore[union-attr]
+                                     self._transcript(person, since))
+        state.name, state.data = "idle", {}
+        return [Reply(msg.INCIDENT_JOINED.format(code=ticket.code, incident=f"S{incident_id}"),
+                      (Choice(msg.BTN_ADD_INFO.format(code=ticket.code), f"add:{ticket.id}"),))]
 
     # -- tickets from the official's side -------------------------------------------------
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlite_utils import Database
+from sqlite_utils.db import NotFoundError
 
 from bot.config import PeopleConfig
 from bot.models import Role
@@ -72,11 +73,16 @@ class People:
         now = iso(self.clock())
         if not private:
             chat_ref = user_ref  # on Telegram (and Zalo) the private chat id is the user id
-        rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
-        if rows:
-            fields = {"last_seen_at": now, **({"chat_ref": chat_ref} if private else {})}
-            self.db["identities"].update((channel, user_ref), fields)
-            person = self.get(rows[0]["user_id"])
+        known = self.db.execute("select user_id from identities where channel = ? and user_ref = ?",
+                                [channel, user_ref]).fetchone()
+        if known is not None:  # plain SQL: this runs for every update
+            if private:
+                self.db.execute("update identities set last_seen_at = ?, chat_ref = ? where channel = ? "
+                                "and user_ref = ?", [now, chat_ref, channel, user_ref])
+            else:
+                self.db.execute("update identities set last_seen_at = ? where channel = ? and user_ref = ?",
+                                [now, channel, user_ref])
+            person = self.get(known[0])
             if person.unreachable:  # they are writing again, so they can be reached again
                 person = self.update(person.id, unreachable=0)
             return person
@@ -97,7 +103,11 @@ class People:
                                      pk=("channel", "user_ref"))
 
     def get(self, user_id: int) -> Person:
-        return _person(self.db["users"].get(user_id))
+        cursor = self.db.execute("select * from users where id = ?", [user_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise NotFoundError(user_id)
+        return _person(dict(zip([c[0] for c in cursor.description], row, strict=True)))
 
     def find(self, channel: str, user_ref: str) -> Person | None:
         rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))

@@ -13,9 +13,10 @@ either everything happens or nothing does.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlite_utils import Database
 
@@ -54,6 +55,8 @@ class Ticket:
     closed_at: str | None
     rating: int | None
     sla_stage: int
+    resolution_note: str | None = None
+    deadline_at: str | None = None  # the stored deadline (UTC ISO text), as the queue sorts by it
 
     @property
     def code(self) -> str:
@@ -71,9 +74,74 @@ def _ticket(row: dict) -> Ticket:
         urgency=row["urgency"], description=row["description"] or "", assignee_id=row["assignee_id"],
         created_at=row["created_at"], first_response_at=row["first_response_at"],
         resolved_at=row["resolved_at"], closed_at=row["closed_at"], rating=row["rating"],
-        sla_stage=row["sla_stage"] or 0,
+        sla_stage=row["sla_stage"] or 0, resolution_note=row.get("resolution_note"),
+        deadline_at=row.get("deadline_at"),
     )
 
+
+PAGE_SIZE = 50
+COUNT_LIMIT = 1000  # a list says how many tickets it has up to this; beyond, "more than"
+_SEARCH_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a technician asked to see: every condition becomes SQL, nothing is filtered in Python."""
+
+    statuses: tuple[str, ...] = OPEN_STATUSES
+    system_id: str | None = None
+    commune_ids: tuple[str, ...] | None = None  # None: any commune; () matches nothing
+    late_at: datetime | None = None  # only tickets whose deadline had passed at this moment
+    search: str = ""  # words looked up in the description and the resolution note (FTS5)
+
+
+@dataclass(frozen=True)
+class TicketPage:
+    tickets: list[Ticket]
+    next_cursor: str | None  # pass as `after` for the next page; None on the last page
+    total: int  # at most COUNT_LIMIT + 1, meaning "more than COUNT_LIMIT"
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query for the words typed: every word must appear, 'd' also finding 'đ'.
+
+    The index's tokenizer removes tone and vowel marks, but đ is a letter of
+    its own to it, so a word typed without marks asks for both spellings.
+    """
+    terms = []
+    for word in _SEARCH_WORD.findall(text.lower())[:8]:
+        positions = [i for i, c in enumerate(word) if c == "d"][:3]
+        spellings = {word}
+        for mask in range(1, 2 ** len(positions)):
+            letters = list(word)
+            for bit, i in enumerate(positions):
+                if mask >> bit & 1:
+                    letters[i] = "đ"
+            spellings.add("".join(letters))
+        terms.append("(" + " OR ".join(f'"{w}"' for w in sorted(spellings)) + ")")
+    return " AND ".join(terms) or None
+
+
+def _split_cursor(cursor: str, kind: str, convert: Callable[[str], object]) -> tuple[str, object, int]:
+    """(kind, key, ticket id) from a cursor, or ("", None, 0) when it is not one of ours."""
+    head, _, rest = cursor.partition(":")
+    key, _, ticket_id = rest.rpartition(":")
+    try:
+        return (head, convert(key), int(ticket_id)) if head == kind else ("", None, 0)
+    except ValueError:
+        return "", None, 0
+
+
+def _utc_text(moment: datetime | None) -> str | None:
+    """An instant as stored for comparison in SQL: ISO text in UTC, so text order is time order."""
+    return None if moment is None else iso(moment.astimezone(UTC))
+
+
+# Statuses whose SLA clock runs (waiting for the official stops it).
+SLA_STATUSES = ("new", "assigned")
+_OPEN_MARKS = ",".join("?" for _ in OPEN_STATUSES)
+# A change to any of these fields can move a ticket's stored deadlines.
+_TIMING_FIELDS = frozenset({"status", "first_response_at", "sla_stage", "urgency", "created_at"})
 
 # sla_stage values: how far the reminders have gone, so none is sent twice.
 SLA_NONE, SLA_RESPONSE_REMINDED, SLA_RESPONSE_ESCALATED, SLA_RESOLUTION_REMINDED, SLA_RESOLUTION_ESCALATED = range(5)
@@ -92,6 +160,9 @@ class TicketStore:
         self.calendar = calendar
         self.clock = clock
         self.commune_names = commune_names or {}
+        # Set by the incidents desk: sees each new ticket first; True means it joined a shared
+        # outage, whose card the technicians get instead of one card per report.
+        self.on_opened: Callable[[Ticket], bool] | None = None
 
     # -- reading --------------------------------------------------------------
 
@@ -117,6 +188,87 @@ class TicketStore:
         marks = ",".join("?" for _ in statuses)
         return [_ticket(r) for r in self.db["tickets"].rows_where(
             f"status in ({marks})", list(statuses), order_by="id")]
+
+    def page(self, actor: Person, wanted: QueueFilter, after: str | None = None,
+             limit: int = PAGE_SIZE) -> TicketPage:
+        """One page of tickets, by keyset: stable order, no ticket twice, none skipped.
+
+        Open tickets come by deadline (the oldest breach first; those without
+        a deadline last), then by number; resolved and closed ones newest
+        first; a search too, newest first. `after` is the cursor of the
+        previous page; a cursor that makes no sense starts from the top.
+        """
+        self._require_technician(actor)
+        where, params = self._where(wanted)
+        order, keyset = self._ordering(wanted)
+        total = self.db.execute(  # counted up to a bound: a count must not read 50,000 rows either
+            f"select count(*) from (select 1 from {self._source(wanted)} where {where} limit ?)",
+            [*params, COUNT_LIMIT + 1]).fetchone()[0]
+        seek, seek_params = keyset(after) if after else ("", [])
+        rows = list(self.db.query(
+            f"select t.* from {self._source(wanted)} where {where}{seek} order by {order} limit ?",
+            [*params, *seek_params, limit + 1]))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        cursor = self._cursor(wanted, rows[-1]) if more and rows else None
+        return TicketPage([_ticket(r) for r in rows], cursor, total)
+
+    @staticmethod
+    def _source(wanted: QueueFilter) -> str:
+        # A search walks the full-text index newest first and looks each hit up (CROSS JOIN keeps
+        # that order): FTS5 gives its matches by rowid without reading or ranking them all.
+        return "tickets_fts f cross join tickets t on t.id = f.rowid" if wanted.search else "tickets t"
+
+    @staticmethod
+    def _where(wanted: QueueFilter) -> tuple[str, list[object]]:
+        clauses = [f"t.status in ({','.join('?' for _ in wanted.statuses)})"]
+        params: list[object] = list(wanted.statuses)
+        if wanted.system_id:
+            clauses.append("t.system_id = ?")
+            params.append(wanted.system_id)
+        if wanted.commune_ids is not None:
+            clauses.append(f"t.commune_id in ({','.join('?' for _ in wanted.commune_ids)})")
+            params.extend(wanted.commune_ids)
+        if wanted.late_at is not None:
+            clauses.append("t.deadline_at <= ?")
+            params.append(_utc_text(wanted.late_at))
+        if wanted.search:
+            query = fts_query(wanted.search)
+            clauses.append("tickets_fts match ?" if query else "0")
+            if query:
+                params.append(query)
+        return " and ".join(clauses), params
+
+    @staticmethod
+    def _by_deadline(wanted: QueueFilter) -> bool:
+        return not wanted.search and set(wanted.statuses) <= set(OPEN_STATUSES)
+
+    def _ordering(self, wanted: QueueFilter) -> tuple[str, Callable[[str], tuple[str, list[object]]]]:
+        if wanted.search:
+            def before_hit(cursor: str) -> tuple[str, list[object]]:
+                kind, _, ticket_id = _split_cursor(cursor, "i", str)
+                return (" and f.rowid < ?", [ticket_id]) if kind else ("", [])
+            return "f.rowid desc", before_hit
+        if self._by_deadline(wanted):
+            def after_deadline(cursor: str) -> tuple[str, list[object]]:
+                kind, deadline, ticket_id = _split_cursor(cursor, "d", str)
+                if not kind:
+                    return "", []
+                if deadline == "":
+                    return " and t.deadline_at is null and t.id > ?", [ticket_id]
+                return (" and (t.deadline_at is null or t.deadline_at > ? or (t.deadline_at = ? and t.id > ?))",
+                        [deadline, deadline, ticket_id])
+            return "t.deadline_at is null, t.deadline_at, t.id", after_deadline
+
+        def before_id(cursor: str) -> tuple[str, list[object]]:
+            kind, _, ticket_id = _split_cursor(cursor, "i", str)
+            return (" and t.id < ?", [ticket_id]) if kind else ("", [])
+        return "t.id desc", before_id
+
+    def _cursor(self, wanted: QueueFilter, row: dict) -> str:
+        if self._by_deadline(wanted):
+            return f"d:{row['deadline_at'] or ''}:{row['id']}"
+        return f"i::{row['id']}"
 
     def events(self, ticket_id: int, include_internal: bool) -> list[dict]:
         where = "ticket_id = ?" + ("" if include_internal else " and internal = 0")
@@ -216,6 +368,15 @@ class TicketStore:
         else:
             self._to_queue(ticket, reply)
 
+    def tell_official(self, ticket: Ticket, reply: Reply) -> None:
+        """A message to the ticket's official on its channel (for the incidents desk)."""
+        self._to_user(ticket, reply)
+
+    def event(self, ticket_id: int, actor: Person | None, kind: str, text: str = "",
+              internal: bool = False, data: dict | None = None) -> int:
+        """Record an event on a ticket (for the incidents desk)."""
+        return self._event(ticket_id, actor, kind, text, internal, data)
+
     def _refresh_card(self, ticket_id: int) -> None:
         ticket = self.get(ticket_id)
         self._to_queue(ticket, self.card(ticket))
@@ -233,6 +394,43 @@ class TicketStore:
     def _update(self, ticket_id: int, **fields: object) -> None:
         fields["updated_at"] = self._now()
         self.db["tickets"].update(ticket_id, fields)
+        if _TIMING_FIELDS & fields.keys():
+            self._store_deadlines(self.get(ticket_id))
+
+    # -- stored deadlines -------------------------------------------------------
+
+    def _next_sla_due(self, ticket: Ticket) -> datetime | None:
+        """When the next reminder or escalation falls due, or None when none is left to send."""
+        if ticket.status not in SLA_STATUSES:
+            return None
+        target = self._target(ticket)
+        if ticket.first_response_at is None:
+            limit, stages = target.first_response_hours, (SLA_RESPONSE_REMINDED, SLA_RESPONSE_ESCALATED)
+        else:
+            limit, stages = target.resolution_hours, (SLA_RESOLUTION_REMINDED, SLA_RESOLUTION_ESCALATED)
+        if ticket.sla_stage < stages[0]:
+            hours = limit
+        elif ticket.sla_stage < stages[1]:
+            hours = 2 * limit
+        else:
+            return None
+        return self.calendar.add_working_time(datetime.fromisoformat(ticket.created_at), timedelta(hours=hours))
+
+    def _store_deadlines(self, ticket: Ticket) -> None:
+        """Keep the ticket's stored instants true, so the timer and the queue can trust SQL."""
+        self.db.execute("update tickets set sla_due_at = ?, deadline_at = ? where id = ?",
+                        [_utc_text(self._next_sla_due(ticket)), _utc_text(self.due_at(ticket)), ticket.id])
+
+    def refresh_deadlines(self) -> int:
+        """Recompute the stored instants of every open ticket (at start: the SLA or calendar may have changed).
+
+        Returns how many tickets were refreshed.
+        """
+        rows = list(self.db.query(f"select * from tickets where status in ({_OPEN_MARKS})", list(OPEN_STATUSES)))
+        with self.db.atomic():
+            for row in rows:
+                self._store_deadlines(_ticket(row))
+        return len(rows)
 
     def reply_held(self, ticket_id: int) -> None:
         """A message to the official could not be sent yet (Zalo's window): tell the handlers."""
@@ -259,11 +457,13 @@ class TicketStore:
             "updated_at": now, "last_activity_at": now, "sla_stage": SLA_NONE,
         })
         ticket_id = int(table.last_pk)  # type: ignore[arg-type]
+        self._store_deadlines(self.get(ticket_id))
         event = self._event(ticket_id, official, "created", description)
         for ref in photos:
             self._attach(ticket_id, event, channel, ref)
         ticket = self.get(ticket_id)
-        self._to_queue(ticket, self.card(ticket))
+        if self.on_opened is None or not self.on_opened(ticket):
+            self._to_queue(ticket, self.card(ticket))
         return ticket
 
     def _attach(self, ticket_id: int, event_id: int, channel: str, ref: str) -> None:
@@ -532,15 +732,21 @@ class TicketStore:
         now = self.clock()
         changed = 0
         auto_close = timedelta(hours=self.config.tickets.auto_close_hours)
-        for row in self.db["tickets"].rows_where("status = 'resolved' and resolved_at <= ?",
-                                                  [iso(now - auto_close)]):
+        for row in list(self.db.query("select * from tickets indexed by tickets_status_resolved "
+                                      "where status = 'resolved' and resolved_at <= ?",
+                                      [iso(now - auto_close)])):
             with self.db.atomic():
                 ticket = _ticket(row)
                 self._update(ticket.id, status="closed", closed_at=iso(now))
                 self._event(ticket.id, None, "status", "auto-closed", data={"to": "closed"})
                 self._to_user(ticket, Reply(msg.AUTO_CLOSED.format(code=ticket.code)))
                 changed += 1
-        for row in self.db["tickets"].rows_where("status in ('new', 'assigned')", order_by="id"):
+        # Only the tickets whose next reminder is due: the stored instant is indexed (and the
+        # index named: with statistics, SQLite prefers scanning by id to sorting a few rows).
+        due = list(self.db.query(
+            f"select * from tickets indexed by tickets_status_sla_due where status in ({','.join('?' for _ in SLA_STATUSES)}) "
+            "and sla_due_at <= ? order by id", [*SLA_STATUSES, _utc_text(now)]))
+        for row in due:
             with self.db.atomic():
                 changed += self._sla_step(_ticket(row), now)
         return changed

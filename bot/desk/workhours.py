@@ -14,8 +14,10 @@ zone with daylight-saving time counts an hour lost or gained correctly.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -170,41 +172,168 @@ class WorkingHours:
 
         Time outside working periods does not count, so 1 hour from 11:00 is
         14:00 (lunch 11:30-13:30). A deadline that uses a period up exactly
-        ends at its close (11:30), not at the next opening. Whole days are
-        taken one at a time, so weeks cost a few dozen steps.
+        ends at its close (11:30), not at the next opening. The day the
+        deadline falls on is found by bisection over whole days counted in
+        closed form (`_span`), so a deadline months away costs as little as
+        one tomorrow.
         """
         moment = _utc(start, "start")
         if delta < timedelta(0):
             raise ValueError(f"delta must not be negative, got {delta}")
         if not delta:
             return moment.astimezone(self.zone)
-        remaining = delta
-        for _, intervals in self._days_from(moment):
-            for period_start, period_end in intervals:
-                if period_end <= moment:
-                    continue
-                begin = max(period_start, moment)
-                available = period_end - begin
-                if remaining <= available:
-                    return (begin + remaining).astimezone(self.zone)
-                remaining -= available
-        raise AssertionError("unreachable")  # pragma: no cover
+        first_day = moment.astimezone(self.zone).date()
+        found = _consume(self._intervals(first_day), moment, delta)
+        if isinstance(found, datetime):
+            return found.astimezone(self.zone)
+        remaining = found
+        after = first_day + _ONE_DAY
+        # The last day needed is the first X with _span(after, X + 1) >= remaining.
+        week = self._week_length()
+        low, high = after, after + timedelta(days=7 * (int(remaining / week) + 2))
+        while self._span(after, high) < remaining:  # holidays pushed it further
+            low, high = high, high + (high - after)
+        while low < high:  # invariant: the day sought lies in [low, high)
+            middle = low + timedelta(days=(high - low).days // 2)
+            if self._span(after, middle + _ONE_DAY) >= remaining:
+                high = middle
+            else:
+                low = middle + _ONE_DAY
+        found = _consume(self._intervals(low), moment, remaining - self._span(after, low))
+        assert isinstance(found, datetime)
+        return found.astimezone(self.zone)
 
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
-        """Return how much working time lies between `start` and `end` (zero if end <= start)."""
+        """Return how much working time lies between `start` and `end` (zero if end <= start).
+
+        The first and last days are measured period by period; the whole days
+        between are counted in closed form, so the cost does not grow with
+        the distance.
+        """
         first, last = _utc(start, "start"), _utc(end, "end")
-        total = timedelta(0)
         if last <= first:
-            return total
-        last_day = last.astimezone(self.zone).date()
-        for day, intervals in self._days_from(first):
-            if day > last_day:
-                break
-            for period_start, period_end in intervals:
-                overlap = min(period_end, last) - max(period_start, first)
-                if overlap > timedelta(0):
-                    total += overlap
+            return timedelta(0)
+        zone = self.zone
+        first_day, last_day = first.astimezone(zone).date(), last.astimezone(zone).date()
+        if first_day == last_day:
+            return _overlap(self._intervals(first_day), first, last)
+        return (_overlap(self._intervals(first_day), first, last)
+                + self._span(first_day + _ONE_DAY, last_day)
+                + _overlap(self._intervals(last_day), first, last))
+
+    # -- whole days in closed form ----------------------------------------------------
+
+    def _day_length(self) -> timedelta:
+        """A working day's nominal length (wall-clock time, before any DST change)."""
+        return sum((_wall(end) - _wall(start) for start, end in self.periods), timedelta(0))
+
+    def _week_length(self) -> timedelta:
+        return self._day_length() * len(self.days)
+
+    def _span(self, first: date, stop: date) -> timedelta:
+        """Working time of the whole days in [first, stop), without walking them.
+
+        Working weekdays are counted by whole weeks plus a table for the rest;
+        holidays and extra workdays are sorted lists cut with bisect; days on
+        which the clocks change get their real length (`_dst_corrections`).
+        """
+        if stop <= first:
+            return timedelta(0)
+        tables = _tables(self.days, self.holidays, self.extra_workdays)
+        workdays = _weekdays_before(stop, tables.prefix) - _weekdays_before(first, tables.prefix)
+        workdays -= bisect_left(tables.holidays, stop) - bisect_left(tables.holidays, first)
+        workdays += bisect_left(tables.extra, stop) - bisect_left(tables.extra, first)
+        total = self._day_length() * workdays
+        for year in range(first.year, stop.year + 1):
+            for day, correction in _dst_corrections(self.timezone, self.periods, year):
+                if first <= day < stop and self.is_workday(day):
+                    total += correction
         return total
+
+
+@dataclass(frozen=True)
+class _Tables:
+    prefix: tuple[int, ...]  # working weekdays among Monday .. the day before weekday i (i = 0..7)
+    holidays: list[date]  # holidays that fall on a working weekday, sorted
+    extra: list[date]  # extra workdays that fall on a day off, sorted
+
+
+@lru_cache(maxsize=64)
+def _tables(days: tuple[int, ...], holidays: frozenset[date], extra: frozenset[date]) -> _Tables:
+    prefix = [0]
+    for weekday in range(7):
+        prefix.append(prefix[-1] + (weekday in days))
+    return _Tables(
+        tuple(prefix),
+        sorted(d for d in holidays if d.weekday() in days),
+        sorted(d for d in extra if d.weekday() not in days),
+    )
+
+
+def _weekdays_before(day: date, prefix: tuple[int, ...]) -> int:
+    """Working weekdays from 1 Jan of year 1 (a Monday) up to, not including, `day`."""
+    weeks, rest = divmod(day.toordinal() - 1, 7)
+    return weeks * prefix[7] + prefix[rest]
+
+
+@lru_cache(maxsize=256)
+def _dst_corrections(timezone: str, periods: tuple[tuple[time, time], ...],
+                     year: int) -> tuple[tuple[date, timedelta], ...]:
+    """Days of `year` whose working periods, were they worked, differ from their wall-clock length.
+
+    The zone's offset is sampled at every UTC midnight of the year; only the
+    days around a change are measured period by period. Offices in Vietnam
+    have none; a zone with daylight-saving time has two a year at most.
+    """
+    zone = ZoneInfo(timezone)
+    nominal = sum((_wall(end) - _wall(start) for start, end in periods), timedelta(0))
+    sample = datetime(year, 1, 1, tzinfo=UTC) - _ONE_DAY
+    offset = sample.astimezone(zone).utcoffset()
+    suspects: set[date] = set()
+    for _ in range(368):
+        following = sample + _ONE_DAY
+        following_offset = following.astimezone(zone).utcoffset()
+        if following_offset != offset:
+            day = sample.astimezone(zone).date() - _ONE_DAY
+            while day <= following.astimezone(zone).date() + _ONE_DAY:
+                suspects.add(day)
+                day += _ONE_DAY
+        sample, offset = following, following_offset
+    corrections = []
+    for day in sorted(d for d in suspects if d.year == year):
+        real = sum((datetime.combine(day, end, zone).astimezone(UTC)
+                    - datetime.combine(day, start, zone).astimezone(UTC) for start, end in periods),
+                   timedelta(0))
+        if real != nominal:
+            corrections.append((day, real - nominal))
+    return tuple(corrections)
+
+
+def _wall(moment: time) -> timedelta:
+    return timedelta(hours=moment.hour, minutes=moment.minute, seconds=moment.second,
+                     microseconds=moment.microsecond)
+
+
+def _overlap(intervals: list[_Interval], first: datetime, last: datetime) -> timedelta:
+    total = timedelta(0)
+    for period_start, period_end in intervals:
+        overlap = min(period_end, last) - max(period_start, first)
+        if overlap > timedelta(0):
+            total += overlap
+    return total
+
+
+def _consume(intervals: list[_Interval], moment: datetime, remaining: timedelta) -> datetime | timedelta:
+    """The moment `remaining` working time after `moment` within these periods, or what is left over."""
+    for period_start, period_end in intervals:
+        if period_end <= moment:
+            continue
+        begin = max(period_start, moment)
+        available = period_end - begin
+        if remaining <= available:
+            return begin + remaining
+        remaining -= available
+    return remaining
 
 
 def _utc(moment: datetime, name: str) -> datetime:

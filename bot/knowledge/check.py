@@ -3,45 +3,161 @@
 Loading catches what one file or one pair of phrasings gets wrong; this adds
 the matcher's view: two entries whose phrasings it cannot tell apart would
 make the bot hesitate between them for ever, so that is an error too.
+
+Asking the matcher about every phrasing costs a few milliseconds each: two
+minutes for a 10,000-entry FAQ. `faq check` still does all of it; start-up
+and reloads take candidate pairs from an index first:
+only a phrasing that shares most of its weight with a phrasing of another
+entry is put to the matcher (prefix filtering: a pair that shares at least a
+share t of a phrasing's weight must share one of that phrasing's rarest
+words, those carrying the first 1 - t of it). And the matcher's part can be
+given a time budget; what it leaves unchecked is reported as a warning.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 from bot.config import MatcherConfig
-from bot.knowledge.base import KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.base import Entry, KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.language.calibration import FIT_FILE, faq_fingerprint, load_decider, load_fit
 from bot.language.matching import Matcher
 from bot.language.text import fold
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05
+# A phrasing goes to the matcher when another entry's phrasing has at least this share of
+# its weight in common with it. Two entries the matcher confuses share far more (a score
+# within MIN_SELF_LEAD of a verbatim match needs ~85 % of the other phrasing covered);
+# the margin covers the matcher's synonyms and weights, which this index does not apply.
+CANDIDATE_SHARE = 0.6
+# How long start-up and reloads spend on it (`faq check` takes all it needs).
+CHECK_SECONDS = 3.0
+
+Level = Literal["error", "warning"]
 
 
-def confusable_entries(kb: KnowledgeBase, matcher: Matcher) -> list[Problem]:
-    """Entries whose own phrasing scores as high on another entry (too alike to tell apart)."""
+def _features(text: str) -> set[str]:
+    words = fold(text).split()
+    return set(words) | {f"{a} {b}" for a, b in zip(words, words[1:], strict=False)}
+
+
+class OutOfTime(Exception):
+    """The check's budget ran out."""
+
+
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise OutOfTime
+
+
+def candidate_phrasings(kb: KnowledgeBase, share: float = CANDIDATE_SHARE,
+                        deadline: float | None = None) -> Iterator[tuple[Entry, str]]:
+    """Phrasings that share at least `share` of another entry's phrasing's weight (idf over entries).
+
+    Each phrasing indexes only its rarest features, up to where the rest
+    weighs less than `share` of it; a phrasing meets its candidates through
+    its own features in that index, so common words never make long lists.
+    Found one at a time, so a caller with a deadline can stop at any point.
+    """
+    docs: list[tuple[int, str, set[str]]] = []
+    for i, entry in enumerate(kb.entries):
+        if i % 256 == 0:
+            _in_time(deadline)
+        docs += [(i, text, _features(text)) for text in entry.phrasings]
+    df: dict[str, int] = defaultdict(int)
+    entry_features: dict[int, set[str]] = defaultdict(set)
+    for i, _, feats in docs:
+        entry_features[i] |= feats
+    for feats in entry_features.values():
+        for feature in feats:
+            df[feature] += 1
+    n = max(len(kb.entries), 1)
+    weight = {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
+    mass = [sum(weight[f] for f in feats) for _, _, feats in docs]
+    prefix: dict[str, list[int]] = defaultdict(list)
+    for k, (_, _, feats) in enumerate(docs):
+        if k % 1024 == 0:
+            _in_time(deadline)
+        rest = mass[k]
+        for feature in sorted(feats, key=lambda f: (-weight[f], f)):
+            if rest < share * mass[k]:
+                break
+            prefix[feature].append(k)
+            rest -= weight[feature]
+    for k, (entry_index, text, feats) in enumerate(docs):
+        if k % 64 == 0:
+            _in_time(deadline)
+        if _meets_another(entry_index, feats, docs, prefix, weight, mass, share):
+            yield kb.entries[entry_index], text
+
+
+def _meets_another(entry_index: int, feats: set[str], docs: list[tuple[int, str, set[str]]],
+                   prefix: dict[str, list[int]], weight: dict[str, float], mass: list[float],
+                   share: float) -> bool:
+    seen: set[int] = set()
+    for feature in feats:
+        for k in prefix.get(feature, ()):
+            if k in seen or docs[k][0] == entry_index:
+                continue
+            seen.add(k)
+            if sum(weight[f] for f in feats & docs[k][2]) >= share * mass[k]:
+                return True
+    return False
+
+
+def confusable_entries(kb: KnowledgeBase, matcher: Matcher, level: Level = "error",
+                       budget: float | None = None, share: float | None = None) -> list[Problem]:
+    """Entries whose own phrasing scores as high on another entry (too alike to tell apart).
+
+    Every phrasing is put to the matcher (`faq check`), or with `share` only
+    the candidates from the index; with a `budget` (seconds) the work stops
+    there and a warning says how far it got.
+    """
     problems: list[Problem] = []
     reported: set[frozenset[str]] = set()
-    for entry in kb.entries:
-        for text in entry.phrasings:
-            ranked = matcher.rank(text, limit=3)
-            own = next((c.score for c in ranked if c.entry_id == entry.id), 0.0)
-            for other in ranked:
-                pair = frozenset((entry.id, other.entry_id))
-                if other.entry_id == entry.id or pair in reported:
-                    continue
-                if other.score >= own - MIN_SELF_LEAD:
-                    reported.add(pair)
-                    problems.append(Problem(
-                        entry.file, entry.line,
-                        f"'{text}' matches entry {other.entry_id} as well as its own "
-                        f"({other.score:.2f} vs {own:.2f}); reword one of them or merge them",
-                        entry.id,
-                    ))
+    phrasings = sum(len(e.phrasings) for e in kb.entries)
+    deadline = None if budget is None else time.monotonic() + budget
+    candidates: Iterable[tuple[Entry, str]] = (
+        ((e, t) for e in kb.entries for t in e.phrasings) if share is None
+        else candidate_phrasings(kb, share, deadline))
+    done = 0
+    try:
+        for entry, text in candidates:
+            _in_time(deadline)
+            done += 1
+            _check_one(matcher, entry, text, level, reported, problems)
+    except OutOfTime:
+        problems.append(Problem(
+            "faq", 0, f"the check for entries too alike to tell apart stopped after {budget:g} s, "
+            f"having put {done} of {phrasings} phrasings to the matcher; "
+            "run 'python -m bot faq check' for all of them", level="warning"))
     return problems
+
+
+def _check_one(matcher: Matcher, entry: Entry, text: str, level: Level,
+               reported: set[frozenset[str]], problems: list[Problem]) -> None:
+    """Ask the matcher about one phrasing; a problem when another entry scores about as high."""
+    ranked = matcher.rank(text, limit=3)
+    own = next((c.score for c in ranked if c.entry_id == entry.id), 0.0)
+    for other in ranked:
+        pair = frozenset((entry.id, other.entry_id))
+        if other.entry_id == entry.id or pair in reported:
+            continue
+        if other.score >= own - MIN_SELF_LEAD:
+            reported.add(pair)
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"'{text}' matches entry {other.entry_id} as well as its own "
+                f"({other.score:.2f} vs {own:.2f}); reword one of them or merge them",
+                entry.id, level=level,
+            ))
 
 
 def stale_fit(directory: Path, kb: KnowledgeBase) -> list[Problem]:
@@ -78,9 +194,17 @@ def not_questions(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
-def build_checked(directory: Path, faq_files: Sequence[Path] | None,
-                  config: MatcherConfig) -> tuple[Matcher | None, list[Problem]]:
-    """A matcher over the knowledge base and every problem found; no matcher if any is an error."""
+def build_checked(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig,
+                  confusable: Level = "error", budget: float | None = None,
+                  share: float | None = None) -> tuple[Matcher | None, list[Problem]]:
+    """A matcher over the knowledge base and every problem found; no matcher if any is an error.
+
+    `confusable` says what entries too alike to tell apart are: an error
+    (`faq check`, reloads, edits refuse them) or a warning (start-up: the bot
+    serves, hesitating between them, rather than not at all). `budget` and
+    `share`: see `confusable_entries` (start-up and reloads use both; `faq
+    check` neither, so it stays exhaustive).
+    """
     try:
         kb = load_knowledge(directory, faq_files)
     except KnowledgeError as exc:
@@ -93,8 +217,8 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None,
             str(directory / FIT_FILE), 0, f"unreadable ({exc}); run `python -m bot matcher fit`",
             level="warning")))
     matcher = Matcher(kb, config, decider)
-    problems = sorted(confusable_entries(kb, matcher) + not_questions(kb)) + list(kb.warnings) + (
-        stale_fit(directory, kb) if faq_files is None else [])
+    problems = sorted(confusable_entries(kb, matcher, confusable, budget, share) + not_questions(kb)) + list(
+        kb.warnings) + (stale_fit(directory, kb) if faq_files is None else [])
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 

@@ -35,7 +35,7 @@ REMOVED_TEXT = ""
 # Tables with a user_id column that hold nothing personal beyond the id, or that
 # this module handles explicitly below.
 HANDLED = {"users", "identities", "messages", "tickets", "query_log", "outbox", "accounts",
-           "link_codes", "ticket_events"}
+           "link_codes", "ticket_events", "announcement_messages"}
 
 
 @dataclass
@@ -163,6 +163,8 @@ def forget_person(db: Database, user_id: int, uploads: Path) -> Removed:
             db.execute("delete from conversations where user_ref = ?", [ref])
         for table in ("link_codes", "accounts"):
             db.execute(f"delete from {table} where user_id = ?", [user_id])
+        if _has_table(db, "announcement_messages"):  # who got a notice: the counts stay, the link goes
+            db.execute("update announcement_messages set user_id = null where user_id = ?", [user_id])
         removed.add("identities", db.execute("delete from identities where user_id = ?",
                                              [user_id]).rowcount)
         removed.add("profile", db.execute(

@@ -29,7 +29,7 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,6 +172,28 @@ def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     if db.journal_mode != "wal":
         db.enable_wal()
     return db
+
+
+def insert(db: Database, table: str, row: Mapping[str, Any]) -> int:
+    """Insert one row with plain SQL and return its rowid: for what runs on every update.
+
+    sqlite-utils' insert builds its statement through several layers each time
+    (a few tenths of a millisecond); values here must already be SQLite types.
+    """
+    columns = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join("?" for _ in row)
+    cursor = db.execute(f'insert into "{table}" ({columns}) values ({marks})', list(row.values()))
+    return int(cursor.lastrowid)  # type: ignore[arg-type]
+
+
+def upsert(db: Database, table: str, row: Mapping[str, Any], pk: tuple[str, ...]) -> None:
+    """Insert one row, or update the row with the same primary key: plain SQL, as `insert`."""
+    columns = ", ".join(f'"{name}"' for name in row)
+    marks = ", ".join("?" for _ in row)
+    keys = ", ".join(f'"{name}"' for name in pk)
+    changes = ", ".join(f'"{name}" = excluded."{name}"' for name in row if name not in pk)
+    db.execute(f'insert into "{table}" ({columns}) values ({marks}) on conflict ({keys}) do update set {changes}',
+               list(row.values()))
 
 
 class _Job:

@@ -186,6 +186,62 @@ def m010_faq_edits(db: Database) -> None:
         pk="id", not_null={"at", "who", "action", "file"},
     )
     db["faq_edits"].create_index(["entry_id", "id"])
+@migrations()
+def m011_ticket_deadlines(db: Database) -> None:
+    # Stored instants (UTC ISO text) so the once-a-minute timer reads only the
+    # tickets that are due, and the queue sorts by deadline in SQL:
+    # sla_due_at = the next reminder or escalation, deadline_at = the deadline
+    # shown to technicians (first response, then resolution). Filled by the
+    # ticket store (it knows the calendar and the SLA) at start and on each change.
+    db["tickets"].add_column("sla_due_at", str)
+    db["tickets"].add_column("deadline_at", str)
+    db["tickets"].create_index(["status", "sla_due_at"], index_name="tickets_status_sla_due")
+    db["tickets"].create_index(["status", "resolved_at"], index_name="tickets_status_resolved")
+    db["tickets"].create_index(["status", "deadline_at", "id"], index_name="tickets_status_deadline")
+
+
+@migrations()
+def m012_ticket_search_and_figures(db: Database) -> None:
+    # Full-text search over what a ticket was about and how it was solved, so a
+    # technician finds how a problem was fixed before. The index follows the
+    # table through triggers. Tone and vowel marks are removed by the tokenizer
+    # (đ stays: the search asks for both d and đ).
+    db["tickets"].enable_fts(["description", "resolution_note"], create_triggers=True,
+                             tokenize="unicode61 remove_diacritics 2")
+    # The admin's figures without reading every ticket and question per view:
+    # recent tickets by their creation time; median times from indexes on the
+    # durations themselves (SQLite walks half an index, no row is read).
+    db["tickets"].create_index(["created_at", "system_id", "commune_id"], index_name="tickets_created")
+    db["tickets"].create_index(["status", "commune_id"], index_name="tickets_status_commune")
+    db["tickets"].create_index(["status", "system_id"], index_name="tickets_status_system")
+    db.execute(
+        "create index tickets_first_response_minutes on tickets "
+        "((julianday(first_response_at) - julianday(created_at)) * 1440) where first_response_at is not null")
+    db.execute(
+        "create index tickets_resolution_minutes on tickets "
+        "((julianday(resolved_at) - julianday(created_at)) * 1440) where resolved_at is not null")
+    # Questions by decision and feedback, counted as they are logged and judged.
+    db.execute("create table query_stats (decision text not null, feedback text not null, n integer not null, "
+               "primary key (decision, feedback))")
+    db.execute("insert into query_stats select coalesce(decision, ''), coalesce(feedback, ''), count(*) "
+               "from query_log group by 1, 2")
+    db.executescript("""
+        create trigger query_stats_ai after insert on query_log begin
+          insert into query_stats values (coalesce(new.decision, ''), coalesce(new.feedback, ''), 1)
+            on conflict (decision, feedback) do update set n = n + 1;
+        end;
+        create trigger query_stats_ad after delete on query_log begin
+          update query_stats set n = n - 1
+            where decision = coalesce(old.decision, '') and feedback = coalesce(old.feedback, '');
+        end;
+        create trigger query_stats_au after update of decision, feedback on query_log begin
+          update query_stats set n = n - 1
+            where decision = coalesce(old.decision, '') and feedback = coalesce(old.feedback, '');
+          insert into query_stats values (coalesce(new.decision, ''), coalesce(new.feedback, ''), 1)
+            on conflict (decision, feedback) do update set n = n + 1;
+        end;
+    """)
+
 
 
 @migrations()
@@ -212,6 +268,30 @@ def m032_quarantine(db: Database) -> None:
         pk="id",
         not_null={"channel", "received_at", "payload"},
     )
+
+
+@migrations()
+def m040_insight(db: Database) -> None:
+    # Shared outages: one incident, many linked tickets (each ticket in at most one).
+    db["incidents"].create(
+        {"id": int, "system_id": str, "title": str, "status": str, "opened_at": str, "opened_by": int,
+         "declared": int, "resolved_at": str, "resolved_by": int, "note": str},
+        pk="id", not_null={"system_id", "status", "opened_at"}, defaults={"declared": 0},
+    )
+    db["incidents"].create_index(["status", "system_id"])
+    db["incident_tickets"].create({"ticket_id": int, "incident_id": int, "linked_at": str}, pk="ticket_id")
+    db["incident_tickets"].create_index(["incident_id"])
+    # Announcements and the outbox rows that carry them (for sent / held / failed counts).
+    db["announcements"].create(
+        {"id": int, "created_at": str, "author_id": int, "text": str, "audience": str, "recipients": int},
+        pk="id", not_null={"created_at", "text", "audience"},
+    )
+    db["announcement_messages"].create(
+        {"outbox_id": int, "announcement_id": int, "user_id": int, "channel": str}, pk="outbox_id",
+    )
+    db["announcement_messages"].create_index(["announcement_id"])
+    # Monthly reports already sent to the admins, so a restart sends none twice.
+    db["monthly_reports"].create({"month": str, "sent_at": str, "path": str}, pk="month")
 
 
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:

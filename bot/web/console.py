@@ -25,9 +25,10 @@ import html
 import logging
 import math
 import secrets
-import statistics
-from collections import Counter, defaultdict
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeVar
 from urllib.parse import quote, urlencode
 
 from aiohttp import web
@@ -37,7 +38,9 @@ from bot import messages as msg
 from bot.app import Services
 from bot.desk.accounts import USERNAME, Accounts, Session, hash_password, password_matches
 from bot.desk.actions import unanswered_questions
+from bot.desk.figures import recent_figures
 from bot.desk.people import Person
+from bot.desk.tickets import COUNT_LIMIT, QueueFilter
 from bot.desk.state import State
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
@@ -49,12 +52,16 @@ from bot.store.outbox import iso
 from bot.web.faq_pages import FaqPages
 from bot.web.limits import Attempts, Limit
 from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
+from bot.web.insight_pages import insight_routes, report_links
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHANNEL = "web"
 COOKIE = "sid"
 MAX_UPLOAD = 5 * 1024 * 1024
+CANDIDATE_ENTRIES = 8  # entries offered for an unanswered question: the matcher's best guesses
+MAX_ENTRY_IDS = 2000  # entry ids the page lists for typing another one (keeps the page small)
 NEW_SESSION = web.RequestKey("new_session", Session)
 COOKIE_AGE = 7 * 24 * 3600
 # Failed logins: per client address, and per account name (whoever tries it).
@@ -99,6 +106,7 @@ class Console:
         self.open_chat = open_chat
         self.files = services.attachments
         self.accounts = Accounts(services.db, services.people, services.clock)
+        self._unanswered_cache: tuple[tuple, list[dict]] | None = None
         self.proxies = parse_networks(services.config.web.trusted_proxies)
         self.secure_cookies = services.config.web.secure_cookies
         self.login_by_client = Attempts(LOGIN_PER_CLIENT, services.clock)
@@ -134,13 +142,14 @@ class Console:
             web.post("/logout", self.logout),
             web.get("/setup", self.setup_page),
             web.post("/setup", self.setup),
+            *insight_routes(self),
         ]
 
     def client(self, request: web.Request) -> str:
         """The client's address (behind trusted proxies, the one they name): for limits and logs."""
         return client_address(request, self.proxies)
 
-    async def _offload(self, fn, *args):  # type: ignore[no-untyped-def]
+    async def _offload(self, fn: Callable[..., T], *args: object) -> T:
         """Run CPU-heavy work (scrypt, image decoding) in a worker thread, a few at a time."""
         async with self._heavy:
             return await asyncio.to_thread(fn, *args)
@@ -181,7 +190,8 @@ class Console:
         return response
 
     def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
-        nav = '<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> <a href="/admin">Quản trị</a>'
+        nav = ('<a href="/chat">Hỏi đáp</a> <a href="/console">Kỹ thuật viên</a> '
+               '<a href="/console/incidents">Sự cố chung</a> <a href="/admin">Quản trị</a>')
         if session is not None and session.username:
             nav += (f' <form method="post" action="/logout" class="inline">{self._csrf(session)}'
                     f'<button>Đăng xuất ({e(session.username)})</button></form>')
@@ -270,6 +280,9 @@ class Console:
             return self._page(request, msg.SETUP_TITLE, f'<p class="notice" id="setup-done">'
                               f'{e(msg.SETUP_DONE_ALREADY)}</p><p><a href="/login">{e(msg.LOGIN_TITLE)}</a></p>')
         given = request.query.get("token")
+        session = self._session(request)
+        if given is not None and session is not None and session.token in self._setup_sessions:
+            raise web.HTTPFound("/setup")  # the operator's own browser opening its link again
         if given is not None:
             if self.setup_token is None or not secrets.compare_digest(given.encode(), self.setup_token.encode()):
                 log.warning("console: a wrong or used setup link from %s", self.client(request))
@@ -280,7 +293,6 @@ class Console:
             response = web.HTTPFound("/setup")  # the token leaves the address bar and the history
             self._set_cookie(response, session.token)
             raise response
-        session = self._session(request)
         if session is None or session.token not in self._setup_sessions:
             return self._setup_refused(request)
         return self._setup_form(request, session)
@@ -455,47 +467,67 @@ class Console:
     # -- technician console ---------------------------------------------------------------------
 
     async def queue_page(self, request: web.Request) -> web.StreamResponse:
+        """The queue, or any list of tickets: filtered and paged in SQL (keyset), searchable."""
         session, person = self._staff(request)
         tickets = self.s.tickets
         q = request.query
-        statuses = [q["status"]] if q.get("status") in msg.STATUS_LABELS else list(OPEN_STATUSES)
-        rows = tickets.queue(person, statuses)
-        if q.get("system"):
-            rows = [t for t in rows if t.system_id == q["system"]]
-        if q.get("commune"):
-            rows = [t for t in rows if fold(q["commune"]) in fold(tickets.commune_name(t.commune_id))]
         now = self.s.clock()
-        due = {t.id: tickets.due_at(t) for t in rows}
-        if q.get("sla") == "late":
-            rows = [t for t in rows if due[t.id] is not None and due[t.id] <= now]
-        # Oldest breach first, then the nearest deadline, then the oldest ticket.
-        rows.sort(key=lambda t: (due[t.id] is None, due[t.id] or now, t.id))
+        wanted = self._queue_filter(q, now)
+        page = tickets.page(person, wanted, after=q.get("after") or None)
         systems = "".join(f'<option value="{e(sid)}"{" selected" if q.get("system") == sid else ""}>{e(s.name)}</option>'
                           for sid, s in self.s.faq.kb.systems.items())
         status_options = "".join(f'<option value="{k}"{" selected" if q.get("status") == k else ""}>{e(v)}</option>'
                                  for k, v in msg.STATUS_LABELS.items())
+        zone = self.s.calendar.zone
         lines = []
-        for t in rows:
-            d = due[t.id]
-            sla = "" if d is None else (f'<span class="late">quá hạn {d:%H:%M %d/%m}</span>' if d <= now
-                                         else f'hạn {d.astimezone(self.s.calendar.zone):%H:%M %d/%m}')
+        for t in page.tickets:
+            d = datetime.fromisoformat(t.deadline_at) if t.deadline_at and t.is_open else None
+            sla = "" if d is None else (f'<span class="late">quá hạn {d.astimezone(zone):%H:%M %d/%m}</span>' if d <= now
+                                         else f'hạn {d.astimezone(zone):%H:%M %d/%m}')
+            solved = f'<br><small class="solution">→ {e(t.resolution_note[:160])}</small>' if t.resolution_note else ""
             lines.append(
                 f'<tr class="ticket" data-id="{t.id}"><td><a class="open" href="/console/ticket/{t.id}">{e(t.code)}</a></td>'
                 f'<td>{e(tickets.status_label(t))}</td><td>{e(msg.URGENCY_LABELS[t.urgency])}</td>'
                 f'<td>{e(tickets.system_name(t.system_id))}</td><td>{e(tickets.commune_name(t.commune_id))}</td>'
-                f'<td>{sla}</td><td>{e(t.description[:80])}</td></tr>')
+                f'<td>{sla}</td><td>{e(t.description[:80])}{solved}</td></tr>')
+        kept = {k: v for k, v in q.items() if k in ("system", "status", "commune", "sla", "q") and v}
+        found = (msg.TICKETS_FOUND.format(n=page.total) if page.total <= COUNT_LIMIT
+                 else msg.TICKETS_FOUND_MANY.format(n=COUNT_LIMIT))
+        pager = f'<p class="pager" id="count">{e(found)}'
+        if q.get("after"):
+            pager += f' <a id="first-page" href="/console?{e(urlencode(kept))}">{e(msg.FIRST_PAGE)}</a>'
+        if page.next_cursor:
+            pager += (f' <a id="next-page" href="/console?{e(urlencode({**kept, "after": page.next_cursor}))}">'
+                      f'{e(msg.NEXT_PAGE)}</a>')
+        pager += "</p>"
+        empty = msg.QUEUE_EMPTY if not q.get("status") and not q.get("q") else msg.NOTHING_FOUND
         body = (
             '<h1>Hàng đợi yêu cầu</h1><form method="get" class="filters">'
+            f'<input name="q" type="search" placeholder="{e(msg.SEARCH_PLACEHOLDER)}" value="{e(q.get("q", ""))}">'
             f'<select name="system"><option value="">Mọi hệ thống</option>{systems}</select>'
-            f'<select name="status"><option value="">Đang mở</option>{status_options}</select>'
+            f'<select name="status"><option value="">{e(msg.ANY_OPEN_OR_ALL)}</option>{status_options}</select>'
             f'<input name="commune" placeholder="Xã/phường" value="{e(q.get("commune", ""))}">'
             f'<label><input type="checkbox" name="sla" value="late"{" checked" if q.get("sla") == "late" else ""}> Quá hạn</label>'
             '<button>Lọc</button></form>'
             '<table id="queue"><tr><th>Mã</th><th>Trạng thái</th><th>Mức độ</th><th>Hệ thống</th>'
             f'<th>Xã/phường</th><th>Hạn</th><th>Mô tả</th></tr>{"".join(lines)}</table>'
-            + ("" if lines else f"<p>{e(msg.QUEUE_EMPTY)}</p>")
+            + ("" if lines else f"<p>{e(empty)}</p>") + pager
         )
         return self._page(request, "Hàng đợi", body, session)
+
+    def _queue_filter(self, q: Mapping[str, str], now: datetime) -> QueueFilter:
+        """The list asked for in the query string; anything unknown is ignored, not trusted."""
+        search = " ".join(q.get("q", "").split())[:200]
+        if q.get("status") in msg.STATUS_LABELS:
+            statuses: tuple[str, ...] = (q["status"],)
+        else:  # the open queue; a search looks through every ticket, closed ones included
+            statuses = tuple(msg.STATUS_LABELS) if search else OPEN_STATUSES
+        communes = None
+        if q.get("commune", "").strip():
+            typed = fold(q["commune"])
+            communes = tuple(c.id for c in self.s.communes if typed in fold(c.name))
+        return QueueFilter(statuses=statuses, system_id=q.get("system") or None, commune_ids=communes,
+                           late_at=now if q.get("sla") == "late" else None, search=search)
 
     async def ticket_page(self, request: web.Request) -> web.StreamResponse:
         session, person = self._staff(request)
@@ -595,62 +627,82 @@ class Console:
             f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
             f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
             f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
+            + report_links(self)
         )
         return self._page(request, "Quản trị", body, session)
 
     def _unanswered(self, csrf: str) -> str:
-        groups = _cluster(unanswered_questions(self.s.db, limit=500))
+        """Questions the FAQ still misses, each with a form to add it as a variant of a likely entry."""
         kb = self.s.faq.kb
         items = []
-        for group in groups:
-            if len(items) >= 50:
-                break
-            if self.s.faq.matcher.match(group["query"]).decision == "answer":
-                continue  # the FAQ answers it now (a variant was added, or an entry written)
-            ranked = self.s.faq.matcher.rank(group["query"], limit=1)
-            best = ranked[0].entry_id if ranked else None
-            options = "".join(f'<option value="{e(entry.id)}"{" selected" if entry.id == best else ""}>'
-                              f'{e(entry.question[:70])} ({e(entry.id)})</option>' for entry in kb.entries)
+        for group in self._unanswered_groups():
             others = "; ".join(e(x) for x in group["others"][:3])
+            options = "".join(f'<option value="{e(entry_id)}">{e(question[:70])} ({e(entry_id)})</option>'
+                              for entry_id, question in group["candidates"])
             items.append(
                 f'<li><b>{group["count"]}×</b> {e(group["query"])} <small>({e(msg.FEEDBACK_LABELS.get(group["why"], group["why"]))})'
                 f'{" — cũng: " + others if others else ""}</small>'
                 f'<form method="post" action="/admin/variant" class="add-variant">{csrf}'
                 f'<input type="hidden" name="text" value="{e(group["query"])}">'
-                f'<select name="entry_id">{options}</select><button>Thêm làm cách hỏi khác</button></form></li>')
-        return "".join(items) or f"<li>{e(msg.NOTHING_UNANSWERED)}</li>"
+                f'<select name="entry_id">{options}</select>'
+                f'<input name="other_id" list="faq-ids" placeholder="{e(msg.OTHER_ENTRY_ID)}" size="18">'
+                '<button>Thêm làm cách hỏi khác</button></form></li>')
+        if not items:
+            return f"<li>{e(msg.NOTHING_UNANSWERED)}</li>"
+        # One list of every entry id for the whole page, not one per question.
+        ids = "".join(f'<option value="{e(entry.id)}">' for entry in kb.entries[:MAX_ENTRY_IDS])
+        return "".join(items) + f'<datalist id="faq-ids">{ids}</datalist>'
+
+    def _unanswered_groups(self) -> list[dict]:
+        """The grouped questions with their likely entries, computed again only when something changed.
+
+        Clustering and matching 500 logged questions costs tens of
+        milliseconds; they change only when a question is logged or judged, or
+        the FAQ is reloaded, which is what the cache key says.
+        """
+        db = self.s.db
+        logged = db.execute("select max(id) from query_log").fetchone()[0]
+        judged = db.execute("select coalesce(sum(n), 0) from query_stats where decision = 'none' or feedback in "
+                            "('not_right', 'none_of_these', 'escalated')").fetchone()[0]
+        key = (logged, judged, id(self.s.faq.matcher))
+        if self._unanswered_cache is not None and self._unanswered_cache[0] == key:
+            return self._unanswered_cache[1]
+        matcher, kb = self.s.faq.matcher, self.s.faq.kb
+        groups = []
+        for group in _cluster(unanswered_questions(db, limit=500)):
+            if len(groups) >= 50:
+                break
+            if matcher.match(group["query"]).decision == "answer":
+                continue  # the FAQ answers it now (a variant was added, or an entry written)
+            ranked = [c.entry_id for c in matcher.rank(group["query"], limit=CANDIDATE_ENTRIES)]
+            candidates = [(entry_id, entry.question) for entry_id in ranked
+                          if (entry := kb.entry(entry_id)) is not None]
+            groups.append({**group, "candidates": candidates})
+        self._unanswered_cache = (key, groups)
+        return groups
 
     def _charts(self) -> str:
-        db = self.s.db
-        tickets = list(db.query("select created_at, system_id, commune_id, first_response_at, resolved_at from tickets"))
-        since = self.s.clock() - timedelta(weeks=8)
-        week = lambda at: datetime.fromisoformat(at).strftime("%G-W%V")  # noqa: E731
-        recent = [t for t in tickets if datetime.fromisoformat(t["created_at"]) >= since]
-        by_system = Counter(self.s.tickets.system_name(t["system_id"]) for t in recent)
-        by_commune = Counter(self.s.tickets.commune_name(t["commune_id"]) for t in recent)
-        by_week: dict[str, int] = defaultdict(int)
-        for t in recent:
-            by_week[week(t["created_at"])] += 1
-        questions = list(db.query("select decision, feedback from query_log"))
-        helped = sum(1 for r in questions if r["decision"] in ("answer", "clarify") and r["feedback"] != "escalated")
-        share = f"{100 * helped / len(questions):.0f}%" if questions else "-"
-
-        def minutes(a: str, b: str) -> float:
-            return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 60
-
-        first = [minutes(t["created_at"], t["first_response_at"]) for t in tickets if t["first_response_at"]]
-        solve = [minutes(t["created_at"], t["resolved_at"]) for t in tickets if t["resolved_at"]]
-        med = lambda xs: f"{statistics.median(xs):.0f} phút" if xs else "-"  # noqa: E731
-        return (f'<p>Trả lời được không cần yêu cầu: <b>{share}</b> trong {len(questions)} câu hỏi · '
-                f'trung vị phản hồi đầu {med(first)} · trung vị xử lý {med(solve)}</p>'
-                + _bars("Yêu cầu theo tuần (8 tuần)", sorted(by_week.items()))
+        figures = recent_figures(self.s.db, self.s.clock())
+        share = f"{100 * figures.helped / figures.questions:.0f}%" if figures.questions else "-"
+        med = lambda x: f"{x:.0f} phút" if x is not None else "-"  # noqa: E731
+        tickets = self.s.tickets
+        by_system: Counter[str] = Counter()
+        for system_id, n in figures.by_system.items():
+            by_system[tickets.system_name(system_id or None)] += n
+        by_commune: Counter[str] = Counter()
+        for commune_id, n in figures.by_commune.items():
+            by_commune[tickets.commune_name(commune_id or None)] += n
+        return (f'<p>Trả lời được không cần yêu cầu: <b>{share}</b> trong {figures.questions} câu hỏi · '
+                f'trung vị phản hồi đầu {med(figures.median_first_response)} · '
+                f'trung vị xử lý {med(figures.median_resolution)}</p>'
+                + _bars("Yêu cầu theo tuần (8 tuần)", figures.by_week)
                 + _bars("Theo hệ thống", by_system.most_common(10))
                 + _bars("Theo xã/phường", by_commune.most_common(10)))
 
     async def admin_variant(self, request: web.Request) -> web.StreamResponse:
         session, person = self._staff(request, need_admin=True)
         form = await self._form(request, session)
-        entry = self.s.faq.kb.entry(str(form.get("entry_id", "")))
+        entry = self.s.faq.kb.entry(str(form.get("other_id") or form.get("entry_id") or "").strip())
         text = " ".join(str(form.get("text", "")).split())[:300]
         if entry is None or not text:
             raise web.HTTPBadRequest(text="unknown entry or empty text")

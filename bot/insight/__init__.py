@@ -1,0 +1,1 @@
+"""Province insight: the training-needs report, from the help desk's own traffic."""
