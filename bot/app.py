@@ -25,7 +25,7 @@ from bot.desk.workhours import WorkingHours
 from bot.knowledge.base import province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
-from bot.models import Choice, Incoming, Outcome, Reply
+from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
 from bot.store.attachments import AttachmentStore
 from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
 from bot.store.outbox import enqueue
@@ -34,6 +34,16 @@ from bot.store.schema import open_database
 Clock = Callable[[], datetime]
 log = logging.getLogger(__name__)
 TICK_SECONDS = 60.0
+# What each channel can show, so the core words prompts truthfully ("bấm" only where there are
+# buttons, "gõ số" where choices are numbered, the share-phone button only on Telegram) and
+# shortens labels only where a button must fit a phone screen.
+CHANNEL_TRAITS: dict[str, ChannelTraits] = {
+    "telegram": ChannelTraits(buttons=True, numbered=False, share_contact=True, label_limit=40),
+    "web": ChannelTraits(buttons=True, numbered=False),
+    "zalo_oa": ChannelTraits(buttons=True, numbered=True),  # ≤ 5 buttons, else numbered lines: never cut
+    "zalo": ChannelTraits(buttons=False, numbered=True),
+    "terminal": ChannelTraits(buttons=False, numbered=True),
+}
 
 
 def system_clock() -> datetime:
@@ -107,7 +117,7 @@ def build_services(config: Config, clock: Clock = system_clock,
     writer_tickets = TicketStore(writer_db, writer_people, config, faq.kb.systems, calendar, clock, commune_names)
     incidents = Incidents(writer_db, faq, writer_tickets, config, clock)
     engine = Engine(writer_db, config, faq, writer_people, writer_tickets, communes, calendar, clock, on_outbox,
-                    incidents)
+                    incidents=incidents, traits=CHANNEL_TRAITS)
     writer.call(writer_tickets.refresh_deadlines)  # the SLA or the calendar may have changed since the last run
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
     attachments = AttachmentStore(config.uploads_dir)

@@ -99,7 +99,16 @@ class TicketsConfig:
 
     auto_close_hours: float = _help("A resolved ticket the official does not answer closes after this.", 72.0)
     transcript_messages: int = _help("How many recent messages a new ticket keeps.", 20)
+    context_hours: float = _help(
+        "Working hours after a technician last wrote to an official during which the official's "
+        "next message goes into that ticket without pressing reply.", 24.0)
     sla: SlaConfig = _help("First-response and resolution targets per urgency.", SlaConfig())
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.context_hours <= 24.0 * 30:
+            raise ConfigError(f"tickets.context_hours: must be above 0 and at most 720, got {self.context_hours}")
+        if not 1 <= self.transcript_messages <= 500:
+            raise ConfigError(f"tickets.transcript_messages: must be between 1 and 500, got {self.transcript_messages}")
 
 
 @dataclass(frozen=True)

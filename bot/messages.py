@@ -15,8 +15,12 @@ MENU_TICKETS = "📋 Yêu cầu của tôi"
 WELCOME = (
     "Chào anh/chị! Tôi là trợ lý hỗ trợ kỹ thuật cho cán bộ xã, phường.\n"
     "• Gõ câu hỏi (có dấu hay không dấu đều được), ví dụ: \"quên mật khẩu một cửa\".\n"
-    "• Không tự xử lý được: bấm \"Báo sự cố\" để gửi yêu cầu cho kỹ thuật viên của tỉnh."
+    "• Không tự xử lý được: {pick} để gửi yêu cầu cho kỹ thuật viên của tỉnh."
 )
+# How to pick a choice, said the way the channel shows choices (buttons, numbered lines, or both).
+PICK = {"buttons": "bấm \"{label}\"", "numbered": "gõ số của mục \"{label}\"", "both": "chọn \"{label}\""}
+LEAVE = "Gõ \"hủy\" để thoát."
+CHOICES_NUMBERED = "— Gõ số để chọn —"
 WELCOME_REGISTER_HINT = "Để gửi yêu cầu cho kỹ thuật viên, anh/chị cần đăng ký một lần (/dangky)."
 HELP_STAFF = (
     "Các lệnh:\n"
@@ -24,7 +28,9 @@ HELP_STAFF = (
     "/baoloi – báo sự cố cho kỹ thuật viên\n"
     "/yeucau – xem các yêu cầu của tôi\n"
     "/dangky – đăng ký thông tin cán bộ\n"
-    "/huy – hủy thao tác đang làm"
+    "/hoso – xem, sửa hồ sơ (xã/phường, họ tên, chức vụ, SĐT)\n"
+    "/huy – hủy thao tác đang làm\n"
+    "Gõ chữ cũng được: đăng ký, báo sự cố, yêu cầu của tôi, hồ sơ, trợ giúp, hủy."
 )
 HELP_TECHNICIAN = (
     "Kỹ thuật viên:\n"
@@ -44,7 +50,7 @@ ASK_PROMPT = "Anh/chị gõ câu hỏi, tôi sẽ tìm hướng dẫn phù hợp
 UNKNOWN_COMMAND = "Tôi không biết lệnh /{command}."
 STALE_BUTTON = "Nút này đã cũ hoặc không còn dùng được. Anh/chị gõ lại câu hỏi hoặc chọn trong menu."
 NO_CHOICES_PENDING = "Hiện không có lựa chọn nào đang chờ, nên số này không dùng được. Anh/chị gõ câu hỏi giúp tôi."
-NO_SUCH_CHOICE = "Chỉ có các lựa chọn từ 1 đến {n}. Anh/chị gõ lại số, hoặc /huy để hủy."
+NO_SUCH_CHOICE = "Chỉ có các lựa chọn từ 1 đến {n}. Anh/chị gõ lại số, hoặc gõ \"hủy\" để thoát."
 CANCELLED = "Đã hủy. Anh/chị có thể gõ câu hỏi khác."
 NOTHING_TO_CANCEL = "Không có thao tác nào đang làm. Anh/chị cứ gõ câu hỏi."
 UNSUPPORTED = "Tôi chưa đọc được loại tin này ({what}). Anh/chị gửi chữ hoặc ảnh chụp màn hình giúp tôi."
@@ -60,6 +66,7 @@ STORAGE_RECOVERED = (
 EMPTY_MESSAGE = "Tin nhắn trống. Anh/chị gõ câu hỏi giúp tôi."
 SMALLTALK_HELLO = "Chào anh/chị! Anh/chị cần hỗ trợ việc gì? Cứ gõ câu hỏi, ví dụ \"không nhận token\"."
 SMALLTALK_THANKS = "Không có gì ạ. Cần gì anh/chị cứ nhắn tiếp nhé."
+SMALLTALK_OK = "Vâng ạ. Cần hỗ trợ gì anh/chị cứ gõ câu hỏi nhé."
 
 # -- FAQ ----------------------------------------------------------------------------------
 
@@ -67,6 +74,8 @@ ANSWER_FOOTER = "Hướng dẫn này có giải quyết được không ạ?"
 CLARIFY_INTRO = "Có phải anh/chị muốn hỏi một trong các câu sau?"
 ANSWER_ALTERNATIVES = "Hoặc có phải anh/chị hỏi:"  # under an answer that is likely but not certain
 CLARIFY_NONE_OF_THESE = "Không phải các câu trên"
+CLARIFY_LINE = "{n}. {question}"
+CLARIFY_BUTTON = "Câu {n}: {title}"
 NO_MATCH = (
     "Xin lỗi, tôi chưa tìm thấy hướng dẫn phù hợp với câu hỏi này. "
     "Anh/chị có thể hỏi lại bằng từ khác, hoặc gửi yêu cầu hỗ trợ cho kỹ thuật viên."
@@ -105,15 +114,34 @@ PRIVACY_NOTICE = (
     "để kỹ thuật viên hỗ trợ và liên hệ lại; chỉ cán bộ hỗ trợ của tỉnh xem được. Nội dung các yêu cầu "
     "đã đóng được xoá sau một thời gian. Muốn xem hoặc xoá thông tin của mình, anh/chị nhắn quản trị viên."
 )
-REG_ASK_COMMUNE = PRIVACY_NOTICE + "\n\nAnh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát)"
-REG_COMMUNE_UNKNOWN = "Tôi không tìm thấy xã/phường \"{text}\" trong tỉnh. Anh/chị gõ lại tên xã/phường giúp tôi."
-REG_COMMUNE_PICK = "Anh/chị chọn đúng xã/phường:"
-REG_ASK_NAME = "{commune}. Anh/chị cho biết họ và tên:"
-REG_ASK_TITLE = "Chức vụ/công việc của anh/chị? (ví dụ: công chức Văn phòng – Thống kê)"
-REG_ASK_PHONE = "Số điện thoại để kỹ thuật viên gọi lại khi cần (gõ số, hoặc bấm nút chia sẻ số):"
+PROFILE_ASK_COMMUNE = "Anh/chị làm việc ở xã/phường nào? (ví dụ: Bát Xát) " + LEAVE
+REG_ASK_COMMUNE = PRIVACY_NOTICE + "\n\n" + PROFILE_ASK_COMMUNE
+REG_COMMUNE_UNKNOWN = (
+    "Tôi không tìm thấy xã/phường \"{text}\" trong tỉnh. Anh/chị gõ lại tên xã/phường "
+    "(tên hiện nay hoặc tên trước khi sáp nhập). " + LEAVE
+)
+BTN_IT_IS_A_QUESTION = "❓ Đây là câu hỏi, không phải tên xã"
+REG_COMMUNE_PICK = "Anh/chị chọn đúng xã/phường: " + LEAVE
+REG_CONFIRM_COMMUNE = "{commune} — đúng không ạ? " + LEAVE
+REG_CONFIRM_FORMER = "{former} (cũ) nay thuộc {commune} — đúng không ạ? " + LEAVE
+BTN_YES = "✅ Đúng"
+BTN_NO_RETYPE = "✏️ Không, gõ lại"
+REG_RETYPE_COMMUNE = "Anh/chị gõ lại tên xã/phường. " + LEAVE
+REG_ASK_NAME = "{commune}. Anh/chị cho biết họ và tên: " + LEAVE
+REG_ASK_TITLE = "Chức vụ/công việc của anh/chị? (ví dụ: công chức Văn phòng – Thống kê) " + LEAVE
+REG_ASK_PHONE = "Số điện thoại để kỹ thuật viên gọi lại khi cần (gõ số): " + LEAVE
+REG_ASK_PHONE_CONTACT = "Số điện thoại để kỹ thuật viên gọi lại khi cần (gõ số, hoặc bấm nút chia sẻ số): " + LEAVE
 BTN_SHARE_PHONE = "📱 Chia sẻ số điện thoại"
-REG_BAD_PHONE = "Số điện thoại chưa đúng. Anh/chị gõ lại, ví dụ 0912345678."
-REG_NEED_TEXT = "Anh/chị trả lời bằng chữ giúp tôi (hoặc /huy để hủy)."
+REG_BAD_PHONE = "Số điện thoại chưa đúng. Anh/chị gõ lại, ví dụ 0912345678. " + LEAVE
+REG_NEED_TEXT = "Anh/chị trả lời bằng chữ giúp tôi. " + LEAVE
+PROFILE = (
+    "Hồ sơ của anh/chị:\n• Xã/phường: {commune}\n• Họ tên: {name}\n• Chức vụ: {title}\n• SĐT: {phone}\n"
+    "Muốn sửa mục nào, anh/chị chọn bên dưới."
+)
+BTN_EDIT = {"commune": "✏️ Sửa xã/phường", "name": "✏️ Sửa họ tên", "title": "✏️ Sửa chức vụ", "phone": "✏️ Sửa SĐT"}
+PROFILE_ASK_NAME = "Họ và tên mới: " + LEAVE
+PROFILE_ASK_TITLE = "Chức vụ/công việc mới: " + LEAVE
+PROFILE_SAVED = "Đã cập nhật hồ sơ."
 REGISTERED = "Đã đăng ký: {name}, {commune}. Cảm ơn anh/chị!"
 REGISTRATION_WAITING = "Đã nhận thông tin đăng ký. Quản trị viên sẽ duyệt sớm; tôi sẽ báo anh/chị khi xong."
 REGISTRATION_PENDING = "Đăng ký của anh/chị đang chờ quản trị viên duyệt. Trong lúc chờ, anh/chị vẫn hỏi đáp được."
@@ -129,19 +157,29 @@ YOU_ARE_REJECTED = "Đăng ký của anh/chị chưa được duyệt. Anh/chị
 
 # -- reporting a problem ------------------------------------------------------------------
 
-ESC_ASK_SYSTEM = "Sự cố thuộc hệ thống nào?"
+ESC_ASK_SYSTEM = "Sự cố thuộc hệ thống nào? " + LEAVE
 ESC_SYSTEM_GUESS = "(Tôi đoán là: {name})"
-ESC_ASK_DESCRIPTION = "Anh/chị mô tả ngắn sự cố: lỗi gì, ở bước nào, thông báo lỗi ghi gì."
-ESC_DESCRIPTION_PREFILLED = "Mô tả: «{text}»\nAnh/chị gõ thêm chi tiết (lỗi gì, ở bước nào), hoặc bấm \"Giữ nguyên\"."
-ESC_ASK_PHOTOS = "Gửi ảnh chụp màn hình lỗi (nếu có), rồi bấm \"Xong\"."
+ESC_ASK_DESCRIPTION = "Anh/chị mô tả ngắn sự cố: lỗi gì, ở bước nào, thông báo lỗi ghi gì. " + LEAVE
+ESC_DESCRIPTION_PREFILLED = "Mô tả: «{text}»\nAnh/chị gõ thêm chi tiết (lỗi gì, ở bước nào), hoặc {pick}. " + LEAVE
+ESC_ASK_PHOTOS = "Gửi ảnh chụp màn hình lỗi (nếu có), rồi {pick}. " + LEAVE
 ESC_PHOTO_RECEIVED = "Đã nhận ảnh (tổng {n} ảnh)."
-ESC_TEXT_ADDED = "Đã thêm vào mô tả. Gửi thêm ảnh hoặc bấm \"Xong\"."
-ESC_ASK_URGENCY = "Mức độ khẩn?"
-ESC_USE_BUTTONS = "Anh/chị chọn bằng các nút (hoặc gõ số thứ tự), hoặc /huy để hủy."
+ESC_TEXT_ADDED = "Đã thêm vào mô tả. Gửi thêm ảnh hoặc {pick}. " + LEAVE
+ESC_ASK_URGENCY = "Mức độ khẩn? " + LEAVE
+ESC_USE_CHOICES = {
+    "buttons": "Anh/chị bấm một nút ở trên. " + LEAVE,
+    "numbered": "Anh/chị gõ số của một mục ở trên. " + LEAVE,
+    "both": "Anh/chị chọn một mục ở trên (bấm nút hoặc gõ số). " + LEAVE,
+}
 ESC_CONFIRM = (
     "Kiểm tra lại yêu cầu:\n• Hệ thống: {system}\n• Mô tả: {description}\n"
-    "• Ảnh: {photos}\n• Mức độ: {urgency}\nGửi cho kỹ thuật viên?"
+    "• Ảnh: {photos}\n• Mức độ: {urgency}\nGửi cho kỹ thuật viên? " + LEAVE
 )
+ALREADY_OPEN_ON_SYSTEM = (
+    "Anh/chị đang có yêu cầu {code} về {system} ({status}). "
+    "Bổ sung vào {code}, hay gửi một yêu cầu mới? " + LEAVE
+)
+BTN_JOIN = "➕ Bổ sung vào {code}"
+BTN_NEW_TICKET = "🆕 Gửi yêu cầu mới"
 URGENCY_LABELS = {"normal": "Bình thường", "urgent": "Khẩn – người dân đang chờ"}
 URGENCY_SHORT = {"normal": "", "urgent": "⚠️ "}
 BTN_KEEP = "Giữ nguyên"
@@ -161,8 +199,16 @@ BTN_WITHDRAW = "🗑 Rút {code}"
 NO_TICKETS = "Anh/chị chưa gửi yêu cầu nào."
 MY_TICKETS = "Các yêu cầu gần đây:"
 MY_TICKET_LINE = "{code} · {status} · {system}: {description}"
-WRITE_INTO_TICKET = "Tin nhắn và ảnh anh/chị gửi tiếp theo sẽ vào yêu cầu {code}. Bấm \"Xong\" khi đã gửi đủ."
+WRITE_INTO_TICKET = "Tin nhắn và ảnh anh/chị gửi tiếp theo sẽ vào yêu cầu {code}; {pick} khi đã gửi đủ. " + LEAVE
 ADDED_TO_TICKET = "Đã chuyển vào yêu cầu {code}."
+BTN_NEW_QUESTION = "Đây là câu hỏi mới"
+WHICH_TICKET = "Tin nhắn này bổ sung cho yêu cầu nào? " + LEAVE
+TICKET_PICK = "{code} · {system}"
+MOVED_OUT_EVENT = "Cán bộ cho biết tin nhắn trước là câu hỏi mới, không thuộc yêu cầu này."
+CONFIRM_WITHDRAW = "Rút yêu cầu {code} ({system})? Kỹ thuật viên sẽ ngừng xử lý yêu cầu này."
+BTN_CONFIRM_WITHDRAW = "🗑 Rút {code}"
+BTN_KEEP_TICKET = "Không rút"
+KEPT_TICKET = "Yêu cầu {code} vẫn giữ nguyên."
 BTN_DONE_WRITING = "Xong"
 LEFT_TICKET = "Đã xong bổ sung {code}. Tin nhắn tiếp theo sẽ là câu hỏi cho phần hỏi đáp."
 BACK_TO_FAQ = "Tin nhắn tiếp theo sẽ là câu hỏi cho phần hỏi đáp."
@@ -176,7 +222,8 @@ RESOLVED_NOTICE = "✅ Yêu cầu {code} đã được xử lý: {note}\nSự c�
 NO_NOTE = "(không ghi chú)"
 BTN_FIXED = "✅ Đã khắc phục"
 BTN_BROKEN = "❌ Vẫn còn lỗi"
-ASK_RATING = "Cảm ơn anh/chị! Anh/chị chấm điểm hỗ trợ cho yêu cầu {code} (5 là tốt nhất):"
+ASK_RATING = "Cảm ơn anh/chị! Anh/chị chấm điểm hỗ trợ cho yêu cầu {code}: từ 1 sao (kém) đến 5 sao (rất tốt)."
+RATING_LABELS = {1: "⭐ 1 sao – kém", 2: "⭐⭐ 2 sao", 3: "⭐⭐⭐ 3 sao", 4: "⭐⭐⭐⭐ 4 sao", 5: "⭐⭐⭐⭐⭐ 5 sao – rất tốt"}
 THANKS_FOR_RATING = "Cảm ơn anh/chị đã đánh giá yêu cầu {code}."
 REOPENED_BY_YOU = "Đã mở lại yêu cầu {code}. Anh/chị mô tả lỗi còn gặp (chữ hoặc ảnh); tin nhắn sẽ vào {code}."
 REOPENED_FOR_YOU = "Yêu cầu {code} đã được mở lại; kỹ thuật viên đang xử lý tiếp."
@@ -254,10 +301,22 @@ QUEUE_TITLE = "Yêu cầu đang mở ({n}):"
 QUEUE_LINE = "{urgency}{code} · {status} · {system} · {commune}: {description}"
 HISTORY = "Diễn biến:"
 TRANSCRIPT = "Hội thoại trước khi gửi:"
+TRANSCRIPT_WHO = {"in": "👤 Cán bộ", "out": "🤖 Bot"}
+TRANSCRIPT_GAP = "… ({n} tin nhắn ở giữa) …"
+CHOSE = "Chọn: {label}"
+# What a pressed button meant, when the label shown is no longer known (buttons on notifications).
+ACTION_LABELS = {
+    "fb:ok": "Đã giải quyết", "fb:bad": "Chưa đúng ý", "fb:none": "Không phải các câu trên",
+    "esc": "Gặp kỹ thuật viên", "menu:ask": "Hỏi đáp", "menu:report": "Báo sự cố",
+    "menu:tickets": "Yêu cầu của tôi", "step:keep": "Giữ nguyên", "step:photos": "Xong", "step:send": "Gửi",
+    "step:new": "Gửi yêu cầu mới", "cancel": "Hủy", "add": "Trả lời/bổ sung {arg}", "done": "Xong",
+    "fixed": "Đã khắc phục", "broken": "Vẫn còn lỗi", "rate": "{arg}", "withdraw": "Rút yêu cầu",
+    "urg:normal": "Bình thường", "urg:urgent": "Khẩn – người dân đang chờ", "new": "Đây là câu hỏi mới",
+}
 EVENT_LABELS = {
     "created": "tạo yêu cầu", "message": "bổ sung", "edit": "sửa tin", "reply": "trả lời",
     "note": "ghi chú nội bộ", "status": "đổi trạng thái", "assign": "giao/nhận", "transfer": "chuyển",
-    "rating": "chấm điểm", "sla": "nhắc hạn",
+    "rating": "chấm điểm", "sla": "nhắc hạn", "moved": "tách tin nhắn",
 }
 COMMAND_USAGE = {
     "queue": "Cú pháp: /ds", "show": "Cú pháp: /xem N", "claim": "Cú pháp: /nhan N",

@@ -68,6 +68,31 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class ChannelTraits:
+    """What a channel can show, so the core words its prompts truthfully.
+
+    The core never names a messenger; the composition root tells it, per
+    channel name, whether choices are buttons, numbered lines or both,
+    whether a share-my-phone button exists, and how long a button label may
+    be before it must be a short label instead of the full text.
+    """
+
+    buttons: bool = True
+    numbered: bool = True
+    share_contact: bool = False
+    label_limit: int | None = None  # None: labels are shown whole (text channels)
+
+    @property
+    def picking(self) -> str:
+        """"buttons", "numbered" or "both": the key of the wording that says how to choose."""
+        if self.buttons and not self.numbered:
+            return "buttons"
+        if self.numbered and not self.buttons:
+            return "numbered"
+        return "both"
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for one chat."""
 

@@ -134,7 +134,7 @@ async def report_problem(browser: Browser, photo: Path | None = None) -> str:
     """The official reports a problem with Một cửa from /chat; returns the bot's confirmation."""
     await browser.say("/baoloi", msg.ESC_ASK_SYSTEM)
     await browser.press("sys:motcua", msg.ESC_ASK_DESCRIPTION)
-    await browser.say(PROBLEM, msg.ESC_ASK_PHOTOS)
+    await browser.say(PROBLEM, msg.ESC_ASK_PHOTOS.format(pick=msg.PICK["buttons"].format(label="Xong")))
     if photo is not None:
         await browser.say("", msg.ESC_PHOTO_RECEIVED.format(n=1), photo=photo)
     await browser.press("step:photos", msg.ESC_ASK_URGENCY)

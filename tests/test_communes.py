@@ -190,3 +190,26 @@ def test_nonsense_finds_nothing(typed: str) -> None:
 def test_a_limit_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="limit must be at least 1"):
         find_communes(COMMUNES, "bat xat", limit=0)
+
+
+def test_every_former_unit_of_the_resolution_is_an_alias_of_the_unit_it_became() -> None:
+    lao_cai = next(c for c in COMMUNES if c.id == "phuong-lao-cai")
+    assert lao_cai.aliases == ("phường Duyên Hải", "phường Cốc Lếu", "phường Kim Tân", "xã Vạn Hòa", "xã Bản Phiệt")
+    assert sum(1 for c in COMMUNES if c.aliases) == 91  # the 91 arranged units; the 8 unchanged have none
+
+
+@pytest.mark.parametrize(("typed", "names", "exact", "former"), [
+    ("bat xat", ["Xã Bát Xát"], True, None),
+    ("coc leu", ["Phường Lào Cai"], False, "phường Cốc Lếu"),  # a former ward, not Xã Cốc Lầu
+    ("Yên Thế", ["Xã Lục Yên"], False, "thị trấn Yên Thế"),
+    ("bat sat", ["Xã Bát Xát"], False, None),  # a slip of the finger is only a guess
+    ("thanh binh", ["Xã Mường Khương", "Xã Bản Hồ"], False, None),  # two former xã Thanh Bình
+    ("nam cuong", ["Phường Nam Cường", "Phường Cam Đường"], False, None),  # a current name and a former one
+    ("quen mk", [], False, None),
+])
+def test_match_commune_says_when_a_match_must_be_confirmed(typed: str, names: list[str], exact: bool,
+                                                          former: str | None) -> None:
+    from bot.knowledge.communes import match_commune
+
+    match = match_commune(COMMUNES, typed)
+    assert ([c.name for c in match.candidates], match.exact, match.former) == (names, exact, former)

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 
 from bot import messages as msg
+from bot.app import build_services, system_clock
 from bot.channels import common
 from bot.channels.common import Backoff, clean_text
 from bot.channels.quarantine import listing
 from bot.logs import RepeatFilter
-from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
-from bot.app import build_services, system_clock
 from bot.runner import start
+from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
 from tests.harness import Bot, make_config
 from tests.test_storage import write_lock_held
 from tests.test_telegram import OFFICIAL, TelegramBot

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from benchmarks.make_db import DEFAULT_NOW, main as make_db
+from benchmarks.make_db import DEFAULT_NOW
+from benchmarks.make_db import main as make_db
 from bot.app import Services, build_services
 from bot.desk.accounts import Accounts
 from bot.desk.figures import recent_figures

@@ -13,13 +13,13 @@ import pytest
 
 from bot import messages as msg
 from bot.app import Services, build_services
+from bot.channels import common
 from bot.channels import telegram as tgmod
+from bot.channels.quarantine import listing
 from bot.config import PeopleConfig, TelegramConfig, WebConfig, ZaloBotConfig, ZaloOAConfig
 from bot.runner import Running, start, stop
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - fixture
 from tests.fake_zalo import FakeZaloBot, FakeZaloOA, zalo_bot_fixture, zalo_oa_fixture  # noqa: F401
-from bot.channels import common
-from bot.channels.quarantine import listing
 from tests.harness import Clock, make_config
 from tests.test_telegram import free_port
 
@@ -171,7 +171,7 @@ async def test_escalation_from_zalo_is_handled_by_a_technician_on_telegram(bot: 
     expected = msg.TECHNICIAN_SAYS.format(code="#1", text="Anh cài lại VGCA Sign Service rồi ký lại nhé")
     await bot.zb.wait_for(lambda z: any(expected in m["text"] for m in z.sent(USER)))
     (written,) = await bot.zsay("1")  # "Trả lời (#1)"
-    assert written.startswith(msg.WRITE_INTO_TICKET.format(code="#1"))
+    assert written.startswith(msg.WRITE_INTO_TICKET.format(code="#1", pick=msg.PICK["numbered"].format(label="Xong")))
     await bot.zsay("Đã ký được rồi, cảm ơn anh")
     await bot.tg.wait_for(lambda t: any("Đã ký được rồi" in m["text"] for m in t.sent(TECH)))
 
@@ -252,10 +252,11 @@ async def test_oa_reply_outside_the_window_is_held_and_delivered_on_the_next_mes
     assert len(held) == 1
     before = len(bot.oa.sent(USER))
     replies = await bot.oa_say("xin chào", expect=3)
+    # A technician wrote on #1, so what the official writes next goes into #1 (with a way out).
     assert [r["text"] for r in replies] == [
         msg.REPLIES_WAITING.format(n=1),
         msg.TECHNICIAN_SAYS.format(code="#1", text="Anh đã mở khóa tài khoản"),
-        msg.SMALLTALK_HELLO,
+        msg.ADDED_TO_TICKET.format(code="#1"),
     ]
     assert [r["kind"] for r in replies] == ["reply", "reply", "reply"]
     assert len(bot.oa.sent(USER)) == before + 3

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
+from bot import messages as msg
 from bot.models import Choice, Delivery, Incoming, Reply
 from bot.store.outbox import OutboxWorker
 
@@ -23,6 +24,8 @@ def render_numbered(reply: Reply) -> str:
     lines = [reply.text]
     if reply.photos:
         lines.append(f"[{len(reply.photos)} ảnh]")
+    if reply.choices:  # set apart, so an answer's numbered steps are not read as choices
+        lines.append(msg.CHOICES_NUMBERED)
     lines += [f"  {n}. {choice.label}" for n, choice in enumerate(reply.choices, 1)]
     return "\n".join(lines)
 

@@ -20,7 +20,16 @@ from typing import Any
 import aiohttp
 from sqlite_utils import Database
 
-from bot.channels.common import Backoff, StartError, as_dict, as_ref, clean_text, is_storage_fault, split_text
+from bot import messages as msg
+from bot.channels.common import (
+    Backoff,
+    StartError,
+    as_dict,
+    as_ref,
+    clean_text,
+    is_storage_fault,
+    split_text,
+)
 from bot.channels.quarantine import quarantine
 from bot.models import Choice, Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError
@@ -36,10 +45,11 @@ DOWNLOAD_SECONDS = 20
 
 
 def render_numbered(reply: Reply) -> str:
-    """The reply as plain text with its choices as "Gõ 1 …" lines."""
+    """The reply as plain text with its choices as "Gõ 1 …" lines, set apart by a rule so that
+    an answer's own numbered steps are never mistaken for choices."""
     lines = [reply.text]
     if reply.choices:
-        lines.append("")
+        lines += ["", msg.CHOICES_NUMBERED]
         lines += [f"Gõ {n}: {choice.label}" for n, choice in enumerate(reply.choices, 1)]
     return "\n".join(lines)
 

@@ -155,7 +155,8 @@ class Desk:
         transcript = self.tickets.transcript(ticket.id)
         if transcript:
             lines += ["", msg.TRANSCRIPT]
-            lines += [f"{'›' if m['direction'] == 'in' else '‹'} {m['text'][:200]}" for m in transcript]
+            lines += [f"{msg.TRANSCRIPT_WHO[m['direction']]}: {m['text'][:200]}"
+                      if m["direction"] in msg.TRANSCRIPT_WHO else m["text"] for m in transcript]
         return Reply("\n".join(lines)[:3900], card.choices, photos=card.photos)
 
     def _name(self, user_id: int | None) -> str:

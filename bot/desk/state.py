@@ -17,3 +17,4 @@ class State:
     name: str = "idle"
     data: dict[str, Any] = field(default_factory=dict)
     keep_choices: bool = False  # this turn's replies leave the offered choices standing
+    message_id: int | None = None  # the logged message being handled (not stored)

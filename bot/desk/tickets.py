@@ -495,6 +495,49 @@ class TicketStore:
             self._refresh_card(ticket.id)
         return self.get(ticket.id)
 
+    def last_event_id(self, ticket_id: int) -> int:
+        rows = list(self.db.query("select max(id) as id from ticket_events where ticket_id = ?", [ticket_id]))
+        return int(rows[0]["id"] or 0)
+
+    def technician_wrote(self, ticket_id: int) -> tuple[int, datetime] | None:
+        """The last time a technician wrote to the official on this ticket (a reply or a request
+        to add information), unless the official has since said their next message was not
+        for this ticket. None when there is no such contact to answer."""
+        rows = list(self.db.query(
+            "select id, at from ticket_events where ticket_id = ? and (kind = 'reply' or "
+            "(kind = 'status' and data like '%\"waiting_user\"%')) order by id desc limit 1", [ticket_id]))
+        if not rows:
+            return None
+        moved = list(self.db.query(
+            "select max(id) as id from ticket_events where ticket_id = ? and kind = 'moved'", [ticket_id]))
+        if (moved[0]["id"] or 0) > rows[0]["id"]:
+            return None
+        return int(rows[0]["id"]), datetime.fromisoformat(rows[0]["at"])
+
+    def move_out(self, ticket_id: int, official: Person, event_id: int) -> tuple[str, tuple[str, ...]]:
+        """The official says a message that went into this ticket was a new question.
+
+        The message stays in the history (it was seen); an event says it was
+        not meant for the ticket and the technician is told. Returns the
+        message's text and photos so it can be handled as a question.
+        """
+        ticket = self.get(ticket_id)
+        if ticket.user_id != official.id:
+            raise NotAllowed(msg.TICKET_NOT_FOUND.format(code=ticket.code))
+        rows = list(self.db["ticket_events"].rows_where(
+            "id = ? and ticket_id = ? and actor_id = ? and kind in ('message', 'edit')",
+            [event_id, ticket_id, official.id]))
+        if not rows:
+            raise KeyError(event_id)
+        photos = tuple(a["file_ref"] for a in self.db["attachments"].rows_where(
+            "event_id = ?", [event_id], order_by="id"))
+        if not list(self.db["ticket_events"].rows_where("ticket_id = ? and kind = 'moved' and id > ?",
+                                                         [ticket_id, event_id])):
+            self._event(ticket.id, official, "moved", msg.MOVED_OUT_EVENT, data={"event": event_id})
+            self._to_assignee_or_queue(ticket, Reply(f"{ticket.code}: {msg.MOVED_OUT_EVENT}",
+                                                     (Choice(msg.BTN_SHOW, f"show:{ticket.id}"),)))
+        return rows[0]["text"] or "", photos
+
     def withdraw(self, ticket_id: int, official: Person) -> Ticket:
         ticket = self.get(ticket_id)
         if ticket.user_id != official.id:

@@ -64,6 +64,7 @@ class Entry:
     variants: tuple[str, ...] = ()
     system: str | None = None
     tags: tuple[str, ...] = ()
+    title: str = ""  # optional short label for buttons; the question is shown in full elsewhere
     file: str = ""
     line: int = 0
     source: tuple[str, ...] = ()  # document number and date, or a public address
@@ -203,7 +204,8 @@ def _top_level(raw: Any, path: Path, key: str, problems: list[Problem]) -> list[
     return items
 
 
-_ENTRY_KEYS = {"id", "system", "question", "variants", "answer", "tags", "source", "reviewed", _LINE}
+_ENTRY_KEYS = {"id", "system", "question", "title", "variants", "answer", "tags", "source", "reviewed", _LINE}
+MAX_TITLE_CHARS = 40  # a button label that fits a phone screen
 
 
 def _reviewed(raw: dict[str, Any], where: tuple[str, int, str | None], problems: list[Problem]) -> str:
@@ -252,6 +254,10 @@ def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
                 f"answer is {len(answer)} characters; at most {MAX_ANSWER_CHARS} fit one message",
                 entry_id,
             ))
+        title = _text(raw, "title", where, problems, required=False)
+        if len(title) > MAX_TITLE_CHARS:
+            problems.append(Problem(str(path), line,
+                                    f"title is {len(title)} characters; at most {MAX_TITLE_CHARS}", entry_id))
         entries.append(Entry(
             id=entry_id,
             question=_text(raw, "question", where, problems),
@@ -259,6 +265,7 @@ def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
             variants=_texts(raw, "variants", where, problems),
             system=_text(raw, "system", where, problems, required=False) or None,
             tags=_texts(raw, "tags", where, problems),
+            title=title,
             file=str(path),
             line=line,
             source=_texts(raw, "source", where, problems),

@@ -5,12 +5,19 @@ the kind in front ("xã", "x.", "phường", "p."), run together ("batxat") or
 with a slip of the finger ("bat sat"). `find_communes` compares the
 accent-folded name without its kind prefix, first exactly, then fuzzily
 with rapidfuzz, and uses the typed kind only to break ties.
+
+Since the 2025 arrangement many officials still say the name of the unit
+they worked in before it was merged ("Cốc Lếu"); each commune lists those
+former names as `aliases`. `match_commune` also says whether the match was
+exact on the current name: anything looser (a former name, a slip of the
+finger) is to be confirmed with the official before it is kept.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -20,7 +27,7 @@ from bot.knowledge.base import _ID, _LINE, KnowledgeError, Problem, _read_yaml, 
 from bot.language.text import fold
 
 KINDS = ("xa", "phuong", "thi-tran", "dac-khu")
-_FIELDS = {"id", "name", "kind", _LINE}
+_FIELDS = {"id", "name", "kind", "aliases", _LINE}
 # Folded kind prefixes (punctuation is gone after folding: "x." is "x"), longest first.
 _PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
     (("thi", "tran"), "thi-tran"),
@@ -44,6 +51,17 @@ class Commune:
     id: str
     name: str
     kind: str
+    # Former units merged into this one, as the resolution names them; descriptive, not identity.
+    aliases: tuple[str, ...] = field(default=(), compare=False)
+
+
+@dataclass(frozen=True)
+class CommuneMatch:
+    """The communes an official may have meant, and whether the best one is certain."""
+
+    candidates: tuple[Commune, ...]
+    exact: bool  # one commune, by its current name: no need to ask
+    former: str | None = None  # the former unit's name that matched, when it was an alias
 
 
 def load_communes(path: Path) -> tuple[Commune, ...]:
@@ -94,7 +112,11 @@ def load_communes(path: Path) -> tuple[Commune, ...]:
                 ))
             else:
                 first_name[same] = (commune_id, line)
-        communes.append(Commune(commune_id, name, kind))
+        aliases = raw.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip() for a in aliases):
+            problems.append(Problem(where_file, line, "aliases must be a list of names", commune_id))
+            aliases = []
+        communes.append(Commune(commune_id, name, kind, tuple(a.strip() for a in aliases)))
     if not items and not problems:
         problems.append(Problem(where_file, 0, "no communes listed"))
     if problems:
@@ -115,6 +137,15 @@ def _keys(text: str) -> tuple[str, str, str | None]:
     """The folded name without its kind, the same without spaces, and the kind typed."""
     words, kind = _strip_kind(fold(text).split())
     return " ".join(words), "".join(words), kind
+
+
+def _alias_keys(alias: str) -> tuple[str, str]:
+    """An alias's folded name and compact form, without the resolution's "(huyện …)" note."""
+    key = _keys(re.sub(r"\s*\(.*?\)", "", alias))
+    words = key[0].split()
+    if words[:2] == ["thi", "tran"]:
+        words = words[2:]
+    return " ".join(words), "".join(words)
 
 
 def _score(typed: str, compact: str, name: str, name_compact: str) -> float:
@@ -168,3 +199,33 @@ def find_communes(communes: Sequence[Commune], typed: str, limit: int = 5) -> li
     scored.sort(key=lambda row: row[:3], reverse=True)
     return [row[3] for row in scored[:limit]]
 
+
+
+def match_commune(communes: Sequence[Commune], typed: str, limit: int = 5) -> CommuneMatch:
+    """What `typed` most likely names, with whether it can be kept without asking.
+
+    Exact current names are certain. A former unit's name (an alias) gives
+    the unit it was merged into, or several when two former units shared a
+    name; a fuzzy match is only a guess. Both are to be confirmed.
+    """
+    key, compact, _ = _keys(typed)
+    if not compact:
+        return CommuneMatch((), False)
+    current = find_communes(communes, typed, limit)
+    exact_now = [c for c in current if _keys(c.name)[1] == compact]
+    by_alias: list[tuple[Commune, str]] = []
+    for commune in communes:
+        for alias in commune.aliases:
+            name, name_compact = _alias_keys(alias)
+            if name == key or name_compact == compact:
+                by_alias.append((commune, alias))
+                break
+    if len(current) == 1 and exact_now and not by_alias:
+        return CommuneMatch(tuple(current), True)
+    if exact_now:  # a current name that was also a merged unit's name elsewhere: ask which
+        merged = exact_now + [c for c, _ in by_alias if c not in exact_now]
+        return CommuneMatch(tuple(merged[:limit]), False)
+    if by_alias:
+        return CommuneMatch(tuple(c for c, _ in by_alias[:limit]),
+                            False, by_alias[0][1] if len(by_alias) == 1 else None)
+    return CommuneMatch(tuple(current), False)

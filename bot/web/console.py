@@ -41,8 +41,8 @@ from bot.desk.accounts import USERNAME, Accounts, Session, hash_password, passwo
 from bot.desk.actions import unanswered_questions
 from bot.desk.figures import recent_figures
 from bot.desk.people import Person
-from bot.desk.tickets import COUNT_LIMIT, QueueFilter
 from bot.desk.state import State
+from bot.desk.tickets import COUNT_LIMIT, QueueFilter
 from bot.knowledge.check import reviews_due
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
@@ -52,9 +52,9 @@ from bot.store.attachments import REF_PREFIX, UnsafeImage
 from bot.store.database import StorageUnavailable
 from bot.store.outbox import iso
 from bot.web.faq_pages import FaqPages
+from bot.web.insight_pages import insight_routes, report_links
 from bot.web.limits import Attempts, Limit
 from bot.web.trust import FILE_POLICY, client_address, is_direct_loopback, parse_networks
-from bot.web.insight_pages import insight_routes, report_links
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -545,8 +545,9 @@ class Console:
             f'<b>{e(self._name(ev["actor_id"]))}</b> {e(msg.EVENT_LABELS.get(ev["kind"], ev["kind"]))}'
             f'{": " + e(ev["text"]) if ev["text"] else ""}</li>'
             for ev in tickets.events(ticket.id, include_internal=True))
-        transcript = "".join(f'<li class="{e(m["direction"])}">{e(m["text"][:300])}</li>'
-                             for m in tickets.transcript(ticket.id))
+        transcript = "".join(
+            f'<li class="{e(m["direction"])}"><b>{e(msg.TRANSCRIPT_WHO.get(m["direction"], ""))}</b> '
+            f'{e(m["text"][:300])}</li>' for m in tickets.transcript(ticket.id))
         attachments = "".join(
             f'<a href="{e(a["file_ref"])}"><img src="{e(a["file_ref"])}" alt="ảnh {i}"></a>'
             if a["file_ref"].startswith("/files/") else f'<span class="ref">{e(a["channel"])}: {e(a["file_ref"][:40])}</span>'
@@ -785,7 +786,7 @@ table{{border-collapse:collapse;width:100%;background:#fff}} td,th{{border-botto
 .late{{color:#b71c1c;font-weight:700}} .notice{{background:#e8f5e9;padding:.5rem}} .error{{color:#b71c1c}}
 pre#card{{white-space:pre-wrap;font-family:inherit;background:#fff;padding:.8rem;border-radius:.4rem}}
 #attachments img{{max-width:12rem;max-height:12rem;margin:.3rem;border:1px solid #ccc}}
-#events li.internal{{background:#fff8e1}} .actions form{{background:#fff;padding:.6rem;margin:.5rem 0;border-radius:.4rem}}
+#events li.internal{{background:#fff8e1}} #transcript li.out{{color:#555;background:#f3f3f3}} #transcript li.gap{{color:#888;list-style:none}} .actions form{{background:#fff;padding:.6rem;margin:.5rem 0;border-radius:.4rem}}
 #messages{{display:flex;flex-direction:column;gap:.5rem;min-height:50vh}}
 .msg{{max-width:85%;padding:.6rem .8rem;border-radius:.8rem;white-space:pre-wrap;background:#fff}}
 .msg.me{{align-self:flex-end;background:#dcedc8}} .msg img{{max-width:100%}}
