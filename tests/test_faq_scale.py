@@ -32,7 +32,9 @@ def knowledge(tmp_path: Path, faq: str = ALIKE) -> Path:
     (folder / "faq").mkdir()
     (folder / "faq" / "may.yaml").write_text(faq, encoding="utf-8")
     for name in ("synonyms.yaml", "systems.yaml", "communes.yaml"):
-        source = next(REPO.joinpath("knowledge").rglob(name))
+        # the national layer names the systems; communes live only in the province layer
+        layers = (REPO / "knowledge" / "national", REPO / "knowledge" / "province")
+        source = next(layer / name for layer in layers if (layer / name).exists())
         (folder / name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
     return folder
 

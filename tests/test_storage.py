@@ -300,7 +300,8 @@ async def test_a_second_process_writes_while_the_server_is_under_load_with_no_fa
     finally:
         server.terminate()
         _, server_err = await server.communicate()
-    assert results == [(0, "")] * 4
+    # (stderr may carry the knowledge base's warnings; it must carry no error)
+    assert [(code, "Error" in err or "locked" in err) for code, err in results] == [(0, False)] * 4, results
     assert len(statuses) >= 20 and set(statuses) == {200}, server_err.decode()[-2000:]
     db = open_database(config_file(tmp_path).parent / "data" / "bot.sqlite")
     notes = [r[0] for r in db.execute("select text from ticket_events where ticket_id = ? and kind = 'note' "
