@@ -8,6 +8,7 @@ import logging
 import os
 import sqlite3
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -22,7 +23,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.desk.accounts import Accounts
 from bot.desk.state import State
 from bot.knowledge.base import KnowledgeBase, KnowledgeError, load_knowledge
-from bot.knowledge.check import check
+from bot.knowledge.check import check, reviews_due
 from bot.language.calibration import FIT_FILE, load_decider
 from bot.language.matching import Matcher, MatchResult
 from bot.ops.lock import AlreadyRunning, instance_lock
@@ -82,7 +83,7 @@ def render_match(result: MatchResult, kb: KnowledgeBase, explain: bool = True) -
     if result.decision == "answer" and result.entry_id:
         entry = kb.entry(result.entry_id)
         assert entry is not None
-        lines += [entry.answer.rstrip(), "", messages.ANSWER_FOOTER,
+        lines += [kb.render(entry.answer).rstrip(), "", messages.ANSWER_FOOTER,
                   f"[{messages.CHOICE_SOLVED}] [{messages.CHOICE_NOT_RIGHT}] "
                   f"[{messages.CHOICE_TECHNICIAN}]"]
         if result.alternatives:
@@ -302,9 +303,39 @@ def faq_check(config_path: Path, path: Path | None) -> None:
         click.echo(str(problem), err=problem.level == "error")
     errors = sum(p.level == "error" for p in problems)
     warnings = len(problems) - errors
+    if not errors and files is None:
+        click.echo(knowledge_summary(load_knowledge(directory), directory))
     click.echo(f"{errors} error(s), {warnings} warning(s)")
     if errors:
         sys.exit(1)
+
+
+def knowledge_summary(kb: KnowledgeBase, directory: Path) -> str:
+    """One line on what the knowledge base holds: per layer, systems, contacts, reviews due."""
+    layers: dict[str, int] = {}
+    for entry in kb.entries:
+        layer = Path(entry.file).parent.parent
+        name = layer.name if layer != directory else "."
+        layers[name] = layers.get(name, 0) + 1
+    per_layer = ", ".join(f"{n} {name}" for name, n in layers.items())
+    if kb.overridden:
+        per_layer += f"; {len(kb.overridden)} overriding a national entry"
+    due = reviews_due(kb, datetime.now(UTC).date())
+    never = sum(d.days is None for d in due)
+    return (f"{len(kb.entries)} entries ({per_layer}) over {len({e.system for e in kb.entries if e.system})} "
+            f"systems, {len(kb.contacts)} contacts; {never} never reviewed, {len(due) - never} reviewed "
+            f"over a year ago (python -m bot faq reviews)")
+
+
+@faq.command("reviews")
+@config_option
+def faq_reviews(config_path: Path) -> None:
+    """List the entries never reviewed or reviewed over a year ago, oldest first."""
+    config = _load_config(config_path)
+    kb = load_knowledge(config.knowledge_dir, strict=False)
+    for due in reviews_due(kb, datetime.now(UTC).date()):
+        when = due.reviewed or "never reviewed"
+        click.echo(f"{due.entry_id}\t{when}\t{Path(due.file).name}\t{due.question}")
 
 
 @cli.command()

@@ -148,7 +148,7 @@ def answer_of(site: Site, entry_id: str) -> str:
     """The whole reply the FAQ gives for an entry: its answer, then the footer asking whether it helped."""
     entry = site.services.faq.kb.entry(entry_id)
     assert entry is not None
-    return f"{entry.answer.rstrip()}\n\n{msg.ANSWER_FOOTER}"
+    return f"{site.services.faq.kb.render(entry.answer).rstrip()}\n\n{msg.ANSWER_FOOTER}"
 
 
 def variants(knowledge: Path, entry_id: str) -> list[str]:

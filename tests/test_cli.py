@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +153,16 @@ def test_tickets_refuses_someone_who_is_not_a_technician(tmp_path: Path) -> None
     proc = run("tickets", "--config", str(config_file(tmp_path)), "--as", "terminal:local", "list")
     assert proc.returncode == 1
     assert "terminal:local is not a technician" in proc.stderr
+
+
+def test_faq_check_summarises_the_layers_and_faq_reviews_lists_what_is_due() -> None:
+    proc = run("faq", "check")
+    summary = re.fullmatch(r"\d+ entries \(\d+ national, \d+ province(; \d+ overriding a national entry)?\) over \d+ systems, \d+ contacts; "
+                           r"(\d+) never reviewed, (\d+) reviewed over a year ago \(python -m bot faq reviews\)",
+                           proc.stdout.splitlines()[-2])
+    assert summary is not None, proc.stdout
+    reviews = run("faq", "reviews")
+    assert reviews.returncode == 0, reviews.stderr
+    rows = [line.split("\t") for line in reviews.stdout.splitlines()]
+    assert len(rows) == int(summary.group(2)) + int(summary.group(3))
+    assert all(len(row) == 4 and row[2].endswith(".yaml") for row in rows)

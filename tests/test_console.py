@@ -200,7 +200,7 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
     knowledge = tmp_path / "knowledge"
     shutil.copytree(REPO / "knowledge", knowledge)
     async for console in make_console(tmp_path, local=True, knowledge=knowledge):
-        question = "bàn phím bị liệt phím"
+        question = "không gõ được dấu hỏi ngã"
         assert (await console.say(question))[-1]["text"] == msg.NO_MATCH
         await console.sign_in()
         admin = await (await console.client.get("/admin")).text()
@@ -216,6 +216,25 @@ async def test_adding_an_unanswered_question_as_a_variant_answers_it_next_time(t
             "csrf": csrf, "entry_id": "may-in-khong-in", "text": question})
         assert "Chưa thêm được" in await response.text()
         assert (knowledge / "national" / "faq" / "may.yaml").read_text(encoding="utf-8") == before
+
+
+async def test_admin_lists_entries_never_reviewed_or_reviewed_over_a_year_ago(tmp_path: Path) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    may = knowledge / "national" / "faq" / "may.yaml"
+    text = may.read_text(encoding="utf-8")
+    text = text.replace("  - id: may-chay-cham\n", "  - id: may-chay-cham\n    reviewed: 2024-03-01 Trung tâm CNTT\n")
+    text = text.replace("  - id: may-in-ket-giay\n", "  - id: may-in-ket-giay\n    reviewed: 2026-11-01 Trung tâm CNTT\n")
+    may.write_text(text, encoding="utf-8")
+    async for console in make_console(tmp_path, local=True, knowledge=knowledge):
+        await console.sign_in()
+        page = await (await console.client.get("/admin")).text()
+        reviews = page[page.index('<div id="reviews">'):]
+        total = len(console.services.faq.kb.entries)
+        assert f"<p>{total - 2} mục chưa từng rà soát, 1 mục rà soát quá 1 năm" in reviews
+        assert "<code>may-chay-cham</code>" not in reviews  # only the first 30, never-reviewed first
+        assert "<code>may-in-ket-giay</code>" not in reviews
+        assert f"… và {total - 1 - 30} mục nữa" in reviews
 
 
 async def test_run_with_no_token_serves_the_console_until_stopped(tmp_path: Path) -> None:

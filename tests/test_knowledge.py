@@ -196,6 +196,7 @@ def test_a_province_entry_replaces_the_national_entry_with_its_id(tmp_path: Path
     kb = load_knowledge(tmp_path)
     (entry,) = kb.entries
     assert (entry.answer, entry.file) == ("Gọi đầu mối chứng thư số của tỉnh.", str(province_faq))
+    assert kb.overridden == ("cks-token-khong-nhan",)
     assert (kb.systems["cks"].name, kb.systems["cks"].owner, kb.systems["cks"].queue) == (
         "Chữ ký số", "Sở KH&CN", "tinh-cks")
 
@@ -215,3 +216,6 @@ def test_the_shipped_province_layer_holds_the_communes() -> None:
     knowledge = Path(__file__).resolve().parent.parent / "knowledge"
     assert province_file(knowledge, "communes.yaml") == knowledge / "province" / "communes.yaml"
     assert layer_dirs(knowledge) == (knowledge / "national", knowledge / "province")
+    kb = load_knowledge(knowledge)
+    assert kb.overridden == ("dvc-nop-ho-so-truc-tuyen",)  # Lào Cai: people of former Yên Bái communes
+    assert "Yên Bái" in kb.entry("dvc-nop-ho-so-truc-tuyen").answer

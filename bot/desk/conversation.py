@@ -448,7 +448,7 @@ class Engine:
 
     def _answer(self, answer: str, qid: int) -> Reply:
         return Reply(
-            answer.rstrip() + "\n\n" + msg.ANSWER_FOOTER,
+            self.faq.kb.render(answer).rstrip() + "\n\n" + msg.ANSWER_FOOTER,
             (Choice(msg.CHOICE_SOLVED, f"fb:ok:{qid}"), Choice(msg.CHOICE_NOT_RIGHT, f"fb:bad:{qid}"),
              Choice(msg.CHOICE_TECHNICIAN, f"esc:{qid}")),
         )

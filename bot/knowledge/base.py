@@ -12,17 +12,22 @@ import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 
 from bot.language.text import fold, nfc
 
+if TYPE_CHECKING:
+    from bot.knowledge.contacts import Contact
+
 MAX_ANSWER_CHARS = 2000  # Zalo's message limit, the strictest of our channels
 _ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _LINE = "__line__"
 _UNREADABLE = object()  # a file whose problem is already reported
+_REVIEWED = re.compile(r"^(\d{4}-\d{2}-\d{2})\s+\S")
 
 
 @dataclass(frozen=True, order=True)
@@ -62,6 +67,14 @@ class Entry:
     title: str = ""  # optional short label for buttons; the question is shown in full elsewhere
     file: str = ""
     line: int = 0
+    source: tuple[str, ...] = ()  # document number and date, or a public address
+    reviewed: str = ""  # "YYYY-MM-DD who": when and by whom the answer was last checked
+
+    @property
+    def reviewed_on(self) -> date | None:
+        """The date of the last review, or None if the entry was never reviewed."""
+        match = _REVIEWED.match(self.reviewed)
+        return date.fromisoformat(match.group(1)) if match else None
 
     @property
     def phrasings(self) -> tuple[str, ...]:
@@ -106,9 +119,19 @@ class KnowledgeBase:
     systems: dict[str, System]
     synonyms: Synonyms
     warnings: tuple[Problem, ...] = ()
+    contacts: dict[str, Contact] = field(default_factory=dict)
+    overridden: tuple[str, ...] = ()  # ids a later layer (the province) took over from an earlier one
 
     def entry(self, entry_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
+
+    def render(self, answer: str) -> str:
+        """An answer as the official reads it: contact placeholders filled in from contacts.yaml."""
+        from bot.knowledge.contacts import (
+            render,  # contacts reads its YAML with this module's helpers
+        )
+
+        return render(answer, self.contacts)
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -181,8 +204,30 @@ def _top_level(raw: Any, path: Path, key: str, problems: list[Problem]) -> list[
     return items
 
 
-_ENTRY_KEYS = {"id", "system", "question", "title", "variants", "answer", "tags", _LINE}
+_ENTRY_KEYS = {"id", "system", "question", "title", "variants", "answer", "tags", "source", "reviewed", _LINE}
 MAX_TITLE_CHARS = 40  # a button label that fits a phone screen
+
+
+def _reviewed(raw: dict[str, Any], where: tuple[str, int, str | None], problems: list[Problem]) -> str:
+    """The `reviewed` field: a date (YYYY-MM-DD) then who reviewed, e.g. "2026-11-29 TT CNTT (Lan)"."""
+    value = raw.get("reviewed")
+    if value is None:
+        return ""
+    text = value.isoformat() if isinstance(value, date) else str(value).strip()
+    match = _REVIEWED.match(text)
+    valid = False
+    if match:
+        try:
+            date.fromisoformat(match.group(1))
+            valid = True
+        except ValueError:
+            pass
+    if not valid:
+        problems.append(Problem(where[0], where[1],
+                                "'reviewed' must be a date YYYY-MM-DD then who reviewed, "
+                                f"e.g. \"2026-11-29 Trung tâm CNTT\"; got {text!r}", where[2]))
+        return ""
+    return nfc(text)
 
 
 def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
@@ -223,6 +268,8 @@ def parse_faq_file(path: Path, problems: list[Problem]) -> list[Entry]:
             title=title,
             file=str(path),
             line=line,
+            source=_texts(raw, "source", where, problems),
+            reviewed=_reviewed(raw, where, problems),
         ))
     return entries
 
@@ -298,7 +345,7 @@ def load_systems(path: Path, problems: list[Problem]) -> dict[str, System]:
             problems.append(Problem(where[0], where[1], "duplicate system id", raw["id"]))
         systems[raw["id"]] = System(
             id=raw["id"],
-            name=_text(raw, "name", where, problems),
+            name=_text(raw, "name", where, problems, required=False),
             owner=_text(raw, "owner", where, problems, required=False),
             queue=_text(raw, "queue", where, problems, required=False),
             hotline=_text(raw, "hotline", where, problems, required=False),
@@ -364,6 +411,29 @@ def load_synonyms(path: Path, problems: list[Problem]) -> Synonyms:
             continue
         senses.append(tuple(nfc(x).strip().lower() for x in parts))  # type: ignore[arg-type]
     return Synonyms(abbreviations, synonyms, frozenset(nfc(str(s)).lower() for s in stop), tuple(senses))
+
+
+def _rendered_too_long(entries: Sequence[Entry], contacts: dict[str, Contact]) -> list[Problem]:
+    """Answers that would pass the message limit once every contact placeholder is rendered.
+
+    Measured with every value unfilled, the longest form: the sentence telling
+    the official whom to ask is longer than any phone number.
+    """
+    from bot.knowledge.contacts import render, unfilled
+
+    problems: list[Problem] = []
+    for entry in entries:
+        if "{contact:" not in entry.answer:
+            continue
+        longest = len(render(entry.answer, unfilled(contacts)))
+        if longest > MAX_ANSWER_CHARS:
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"answer is {longest} characters once its contacts are rendered as 'whom to ask' "
+                f"sentences; at most {MAX_ANSWER_CHARS} fit one message",
+                entry.id,
+            ))
+    return problems
 
 
 NATIONAL = "national"
@@ -433,6 +503,8 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
     problems: list[Problem] = []
     layers = layer_dirs(directory)
     systems = _merge_systems([load_systems(d / "systems.yaml", problems) for d in layers])
+    problems += [Problem(str(directory), 0, "no layer gives this system a 'name'", s.id)
+                 for s in systems.values() if not s.name]
     synonyms = _merge_synonyms([load_synonyms(d / "synonyms.yaml", problems) for d in layers])
     if faq_files is not None:
         files_by_layer = [list(faq_files)]
@@ -447,16 +519,26 @@ def load_knowledge(directory: Path, faq_files: Sequence[Path] | None = None,
         problems += _duplicate_ids(layer_entries)
         entries_by_layer.append(layer_entries)
     entries = overlay(entries_by_layer)
+    layer_ids = [{e.id for e in layer} for layer in entries_by_layer]
+    overridden = tuple(sorted({i for n, ids in enumerate(layer_ids) for i in ids
+                               if any(i in earlier for earlier in layer_ids[:n])}))
     problems += _shared_phrasings(entries)
+    from bot.knowledge.contacts import load_contacts, placeholder_problems
+
+    contacts = load_contacts(province_file(directory, "contacts.yaml"), problems)
+    problems += [p for p in placeholder_problems(((e.answer, e.file, e.line, e.id) for e in entries), contacts)
+                 if p.level == "error"]  # unfilled values are faq check's warnings (contact_warnings)
+    problems += _rendered_too_long(entries, contacts)
     warnings = [
         Problem(e.file, e.line, f"unknown system '{e.system}' (not in systems.yaml)", e.id, "warning")
         for e in entries
         if e.system and systems and e.system not in systems
     ]
+    warnings += [p for p in problems if p.level == "warning"]
     errors = [p for p in problems if p.level == "error"]
     if errors and strict:
         raise KnowledgeError(sorted(errors) + warnings)
     if errors:
         warnings = [dataclasses.replace(p, level="warning") for p in sorted(errors)] + warnings
         entries = [e for e in entries if any(text.strip() for text in e.phrasings)]
-    return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings))
+    return KnowledgeBase(tuple(entries), systems, synonyms, tuple(warnings), contacts, overridden)

@@ -18,20 +18,37 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
 from bot.config import MatcherConfig
 from bot.knowledge.base import Entry, KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.contacts import placeholder_problems
 from bot.language.calibration import FIT_FILE, faq_fingerprint, load_decider, load_fit
 from bot.language.matching import Matcher
 from bot.language.text import fold
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05
+REVIEW_MAX_DAYS = 365  # an answer not checked for longer is listed on /admin
+
+# What an answer must not state without a `source`: a legal document's number,
+# a phone number, a date a rule starts or ends, a count of tries before a lock.
+_CITATIONS = (
+    ("a legal document", re.compile(
+        r"\b\d+/\d{4}/[A-ZĐ]{2,}|\b\d+/[A-ZĐ]{2,}-[A-ZĐ]{2,}"
+        r"|\b(?:Nghị định|Thông tư|Quyết định|Công văn|Nghị quyết|Chỉ thị|Công điện|Luật)\s+(?:số\s+)?\d",
+        re.IGNORECASE)),
+    ("a phone number", re.compile(r"(?<![\d/])(?:1[89]00|0\d{2,3})[ .]?\d{3,4}(?:[ .]?\d{2,4})?(?![\d/])")),
+    ("a date", re.compile(r"\b\d{1,2}/\d{1,2}/\d{4}\b")),
+    ("a count of attempts", re.compile(r"\b\d+\s+lần\b", re.IGNORECASE)),
+)
 # A phrasing goes to the matcher when another entry's phrasing has at least this share of
 # its weight in common with it. Two entries the matcher confuses share far more (a score
 # within MIN_SELF_LEAD of a verbatim match needs ~85 % of the other phrasing covered);
@@ -141,6 +158,58 @@ def confusable_entries(kb: KnowledgeBase, matcher: Matcher, level: Level = "erro
     return problems
 
 
+def unsourced_citations(kb: KnowledgeBase) -> list[Problem]:
+    """Warnings for answers that cite a decree, phone number, date or limit without a `source`.
+
+    Officials act on these: a wrong decree number or hotline in an answer does
+    more harm than a vague answer, so every such fact needs a checkable origin.
+    Contact placeholders are not counted (their values live in contacts.yaml).
+    """
+    problems: list[Problem] = []
+    for entry in kb.entries:
+        if entry.source:
+            continue
+        found = [what for what, pattern in _CITATIONS if pattern.search(entry.answer)]
+        if found:
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"the answer cites {', '.join(found)} but the entry has no 'source'",
+                entry.id, "warning",
+            ))
+    return problems
+
+
+def contact_warnings(kb: KnowledgeBase) -> list[Problem]:
+    """Contact values answers need but nobody has filled in, and contacts naming unknown systems."""
+    problems = [p for p in placeholder_problems(((e.answer, e.file, e.line, e.id) for e in kb.entries),
+                                                kb.contacts) if p.level == "warning"]
+    problems += [Problem(c.file, c.line, f"unknown system '{s}' in 'systems'", c.id, "warning")
+                 for c in kb.contacts.values() for s in c.systems if kb.systems and s not in kb.systems]
+    return problems
+
+
+@dataclass(frozen=True)
+class ReviewDue:
+    """An entry whose answer nobody has checked, or not for over a year."""
+
+    entry_id: str
+    question: str
+    file: str
+    reviewed: str  # "" when never reviewed
+    days: int | None  # days since the review; None when never reviewed
+
+
+def reviews_due(kb: KnowledgeBase, today: date, max_days: int = REVIEW_MAX_DAYS) -> list[ReviewDue]:
+    """Entries never reviewed, then those reviewed longest ago, for the admin to check."""
+    due: list[ReviewDue] = []
+    for entry in kb.entries:
+        when = entry.reviewed_on
+        if when is None:
+            due.append(ReviewDue(entry.id, entry.question, entry.file, "", None))
+        elif (today - when).days > max_days:
+            due.append(ReviewDue(entry.id, entry.question, entry.file, entry.reviewed, (today - when).days))
+    return sorted(due, key=lambda d: (d.days is not None, -(d.days or 0), d.entry_id))
+
 def _check_one(matcher: Matcher, entry: Entry, text: str, level: Level,
                reported: set[frozenset[str]], problems: list[Problem]) -> None:
     """Ask the matcher about one phrasing; a problem when another entry scores about as high."""
@@ -218,7 +287,8 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None, config: Mat
             level="warning")))
     matcher = Matcher(kb, config, decider)
     problems = sorted(confusable_entries(kb, matcher, confusable, budget, share) + not_questions(kb)) + list(
-        kb.warnings) + (stale_fit(directory, kb) if faq_files is None else [])
+        kb.warnings) + (stale_fit(directory, kb) if faq_files is None else []) + unsourced_citations(kb) + (
+        contact_warnings(kb))
     return (None if any(p.level == "error" for p in problems) else matcher), problems
 
 

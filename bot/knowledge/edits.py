@@ -61,7 +61,7 @@ class EntryForm:
     def of(cls, entry: Entry) -> EntryForm:
         return cls(id=entry.id, question=entry.question, answer=entry.answer,
                    system=entry.system or "", variants=entry.variants, tags=entry.tags,
-                   source=str(getattr(entry, "source", "") or ""),
+                   source="\n".join(entry.source),  # a list of sources, one per line
                    reviewed=str(getattr(entry, "reviewed", "") or ""))
 
     @classmethod

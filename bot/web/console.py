@@ -28,6 +28,7 @@ import secrets
 from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote, urlencode
 
@@ -42,6 +43,7 @@ from bot.desk.figures import recent_figures
 from bot.desk.people import Person
 from bot.desk.tickets import COUNT_LIMIT, QueueFilter
 from bot.desk.state import State
+from bot.knowledge.check import reviews_due
 from bot.knowledge.editing import add_variant
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
@@ -626,6 +628,7 @@ class Console:
             f'<h2>Câu hỏi FAQ chưa trả lời được</h2><ul id="unanswered">{self._unanswered(csrf)}</ul>'
             f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
             f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
+            f'<h2>Cần rà soát</h2><div id="reviews">{self._reviews()}</div>'
             f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
             + report_links(self)
         )
@@ -680,6 +683,17 @@ class Console:
             groups.append({**group, "candidates": candidates})
         self._unanswered_cache = (key, groups)
         return groups
+
+    def _reviews(self, shown: int = 30) -> str:
+        """Entries nobody has checked, or not for a year: the oldest first, the first `shown` of them."""
+        due = reviews_due(self.s.faq.kb, self.s.clock().date())
+        never = sum(d.days is None for d in due)
+        rows = "".join(
+            f'<li><code>{e(d.entry_id)}</code> {e(d.question[:80])} <small>({e(Path(d.file).name)}; '
+            f'{e(d.reviewed) if d.reviewed else "chưa rà soát"})</small></li>' for d in due[:shown])
+        more = f"<p>… và {len(due) - shown} mục nữa (xem bằng <code>python -m bot faq check</code>).</p>" if len(due) > shown else ""
+        return (f"<p>{never} mục chưa từng rà soát, {len(due) - never} mục rà soát quá 1 năm "
+                f"(trường <code>reviewed</code>, xem docs/knowledge.md).</p><ol>{rows}</ol>{more}")
 
     def _charts(self) -> str:
         figures = recent_figures(self.s.db, self.s.clock())
