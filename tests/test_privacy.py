@@ -77,6 +77,7 @@ def test_forget_removes_a_persons_texts_screenshots_and_identifiers_and_keeps_th
     assert db.execute("select count(*) from messages where user_id != ?", [user_id]).fetchone()[0] \
         == other_messages  # nobody else's data is touched
     assert find_user(db, "test:official") is None
+    assert db.execute("select count(*) from tickets_fts where tickets_fts match '0912'").fetchone()[0] == 0
     assert removed.counts["screenshot files"] == 1
 
 

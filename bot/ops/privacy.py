@@ -170,6 +170,7 @@ def forget_person(db: Database, user_id: int, uploads: Path) -> Removed:
         removed.add("profile", db.execute(
             "update users set full_name = '', job_title = '', phone = '', status = ? where id = ?",
             [FORGOTTEN, user_id]).rowcount)
+    _purge_search_index(db)
     return removed
 
 
@@ -197,7 +198,16 @@ def apply_retention(db: Database, uploads: Path, now: datetime, months: int) -> 
         removed.add("outbox messages", db.execute(
             "update outbox set payload = '{}' where status = 'sent' and created_at < ? "
             "and payload != '{}'", [cutoff]).rowcount)
+    if removed.counts:
+        _purge_search_index(db)
     return removed
+
+
+def _purge_search_index(db: Database) -> None:
+    """Emptied ticket texts leave their old words in the FTS index's segments until it is merged."""
+    if db["tickets_fts"].exists():
+        with db.conn:
+            db.execute("insert into tickets_fts(tickets_fts) values('optimize')")
 
 
 def export_json(db: Database, user_id: int) -> str:

@@ -144,7 +144,8 @@ class FaqPages:
     async def list_page(self, request: web.Request) -> web.StreamResponse:
         session, person = self._admin(request)
         q, system, review = (request.query.get(k, "") for k in ("q", "system", "review"))
-        page = max(1, int(request.query.get("page", "1")) if request.query.get("page", "1").isdigit() else 1)
+        page_text = request.query.get("page", "1")
+        page = max(1, int(page_text)) if page_text.isdigit() else 1
         found = search(self.faq.kb.entries, q, system, review, self.clock().date())
         shown = found[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
 
@@ -211,7 +212,7 @@ class FaqPages:
         result = await asyncio.to_thread(self.editor.retire, request.match_info["id"], session.username)
         if not result.ok:
             raise web.HTTPBadRequest(text="; ".join(m for ms in result.errors.values() for m in ms))
-        raise self.console._finish(request, web.HTTPSeeOther(f"/admin/faq/history?reverted=&retired={result.edit_id}"))
+        raise self.console._finish(request, web.HTTPSeeOther("/admin/faq/history"))
 
     async def revert(self, request: web.Request) -> web.StreamResponse:
         session, person = self._admin(request)
