@@ -49,8 +49,10 @@
   function reloadTicket() {
     fetchPart("live").then(function (html) {
       var t = document.createElement("template"); t.innerHTML = html;
-      var part = t.content.getElementById("live-part");
-      if (part) document.getElementById("live-part").replaceWith(part);
+      ["card", "events"].forEach(function (id) {  // the forms keep what the technician is typing
+        var part = t.content.getElementById(id), here = document.getElementById(id);
+        if (part && here) here.replaceWith(part);
+      });
     }).catch(function () {});
   }
   var reload = body.dataset.page === "queue" ? reloadQueue : reloadTicket;
