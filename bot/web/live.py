@@ -36,6 +36,7 @@ SCAN_ROWS = 500  # rows read per look; more are read in the next look at once
 FALLBACK_SECONDS = 3.0  # how often to look while subscribed, for commits from other processes
 QUEUED = 200  # hints kept per subscriber before it is told to reload instead
 KEEPALIVE_SECONDS = 15.0  # a comment line now and then, so proxies keep an idle stream open
+GONE_CHECK_SECONDS = 1.0
 LIFETIME_SECONDS = 300.0  # then the stream ends and the browser reconnects: sessions are checked again
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -213,18 +214,27 @@ async def serve_stream(request: web.Request, hub: Hub, topic: str, limits: Mappi
         subscription = hub.subscribe(topic, limits)
         sub = subscription.__enter__()
     except TooManyStreams:
-        raise web.HTTPTooManyRequests(text="too many live streams from this client", headers={"Retry-After": "10"})
+        raise web.HTTPTooManyRequests(text="too many live streams from this client",
+                                      headers={"Retry-After": "10"}) from None
     try:
         response = web.StreamResponse(headers=SSE_HEADERS)
         await response.prepare(request)
         await response.write(b"retry: 2000\n\n" + await produce(sub))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + lifetime
+        quiet_since = loop.time()
         while not sub.closed and loop.time() < deadline:
-            woke = await sub.wait(min(keepalive, max(0.0, deadline - loop.time())))
-            if sub.closed:
+            # Short waits: a browser that went away is noticed within a second (aiohttp does
+            # not cancel a handler when its client disconnects), freeing its place at once.
+            woke = await sub.wait(min(GONE_CHECK_SECONDS, max(0.0, deadline - loop.time())))
+            if sub.closed or request.transport is None or request.transport.is_closing():
                 break
-            await response.write(await produce(sub) if woke else b": keep-alive\n\n")
+            if woke:
+                await response.write(await produce(sub))
+                quiet_since = loop.time()
+            elif loop.time() - quiet_since >= keepalive:
+                await response.write(b": keep-alive\n\n")
+                quiet_since = loop.time()
         return response
     finally:
         subscription.__exit__(None, None, None)
