@@ -426,7 +426,7 @@ CHAT_OFFLINE = "Mất kết nối, đang thử kết nối lại… Tin nhắn m
 
 DESK_QUEUE_TITLE = "Hàng đợi yêu cầu"
 DESK_LIVE_ON = "Tự cập nhật khi có thay đổi"
-DESK_LIVE_OFF = "Mất kết nối cập nhật tự động; tải lại trang để xem mới nhất."
+DESK_LIVE_OFF = "Chưa có cập nhật tự động, đang thử kết nối lại…"
 DESK_SOUND = "🔔 Báo tiếng khi có yêu cầu mới"
 DESK_NEW_TICKETS = "{n} yêu cầu mới"
 DESK_BACK_TO_QUEUE = "← Hàng đợi"

@@ -42,7 +42,9 @@ from bot.web.live import TICKETS, Hub, Subscription, serve_stream, sse
 
 log = logging.getLogger(__name__)
 
-STREAMS_PER_SESSION = 6  # a technician's open tabs
+# A technician's open tabs with a live stream: browsers keep 6 connections per server (HTTP/1.1),
+# and a stream holds one; a tab over the limit is refused and its page retries every few seconds.
+STREAMS_PER_SESSION = 4
 STREAMS_PER_ADDRESS = 60
 FAQ_FOUND = 6  # entries offered for "send FAQ entry"
 # Form actions: the desk command each one is, and the form field that carries its text.
