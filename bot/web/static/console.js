@@ -13,7 +13,7 @@
   var body = document.body, url = body.dataset.live;
   if (!url || !window.EventSource) return;
   var state = document.getElementById("live-state"), sound = document.getElementById("sound");
-  var title = document.title, fresh = 0, timer = null, stream;
+  var title = document.title, fresh = 0, timer = null, stream, opened = false;
   function show(up) {
     if (!state) return;
     state.textContent = up ? state.dataset.on : state.dataset.off;
@@ -59,8 +59,8 @@
   function soon() { clearTimeout(timer); timer = setTimeout(reload, 150); }  // many events: one reload
   function connect() {
     stream = new EventSource(url);
-    // (Re)connected: whatever changed while no stream was open is fetched once.
-    stream.onopen = function () { show(true); soon(); };
+    // Reconnected: whatever changed while no stream was open is fetched once.
+    stream.onopen = function () { show(true); if (opened) soon(); opened = true; };
     stream.onerror = function () {  // EventSource retries by itself, except after a refusal (e.g. 429)
       show(false);
       if (stream.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
