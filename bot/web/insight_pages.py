@@ -21,7 +21,7 @@ from bot.desk.tickets import TicketError
 from bot.insight.figures import previous_month
 
 if TYPE_CHECKING:
-    from bot.web.console import Console
+    from bot.web.pages import Pages as Console
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
