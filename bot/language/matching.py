@@ -236,7 +236,7 @@ class Matcher:
         for word, owners in systems.items():
             if len(owners) < 2:
                 continue
-            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0]))
+            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0] or ""))
             if system and count / len(owners) >= SYSTEM_WORD_PURITY:
                 out[word] = system
         return out
