@@ -145,8 +145,12 @@ class Matcher:
         self.decider = decider
         self.analyzer = Analyzer(kb.synonyms)
         self._entries: tuple[Entry, ...] = kb.entries
+        # Every phrasing's words are kept until the index is built: one Term object per
+        # distinct word (a few thousand), not one per word of each phrasing (~300,000 at
+        # 10,000 entries), so the build's peak memory stays near what the index keeps.
+        same: dict[Term, Term] = {}
         analysed = [
-            [(i, self.analyzer.readings(text)[0]) for text in entry.phrasings]
+            [(i, [same.setdefault(t, t) for t in self.analyzer.readings(text)[0]]) for text in entry.phrasings]
             for i, entry in enumerate(kb.entries)
         ]
         self.analyzer.learn_content_words(
@@ -156,7 +160,8 @@ class Matcher:
         # learnt ('ma' stays 'mã'): analyse those few again.
         analysed = [
             [
-                (i, self.analyzer.readings(text)[0] if all(t.marked is None for t in terms) else terms)
+                (i, [same.setdefault(t, t) for t in self.analyzer.readings(text)[0]]
+                 if all(t.marked is None for t in terms) else terms)
                 for (i, terms), text in zip(per_entry, entry.phrasings, strict=True)
             ]
             for per_entry, entry in zip(analysed, kb.entries, strict=True)
@@ -174,7 +179,7 @@ class Matcher:
         tag_terms: dict[str, list[Term]] = {}  # a few tags recur over thousands of entries
         shared: dict[tuple[str | None, float], tuple[str | None, float]] = {}  # (marks, credit): few distinct
         self._profiles = [self._profile(i, per_entry, tag_terms, shared) for i, per_entry in enumerate(analysed)]
-        del tag_terms, shared, analysed
+        del tag_terms, shared, analysed, same
         # Every word some entry knows (phrasings, tags, answers): a word outside points nowhere.
         self._known_words = frozenset(w for profile in self._profiles for w in profile.marks)
         self._vocabulary = sorted({w for w in self._postings if w not in self._stop and " " not in w})
