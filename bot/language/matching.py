@@ -150,7 +150,7 @@ class Matcher:
         self.analyzer.learn_content_words(
             (t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop),
             (f"{a.folded} {b.folded}" for per_entry in analysed for _, terms in per_entry
-             for a, b in zip(terms, terms[1:], strict=False)),
+             for a, b in zip(terms, terms[1:], strict=False) if not (a.stop or b.stop)),
         )
         # A phrasing written without any marks reads its stopwords by the words just
         # learnt ('ma' stays 'mã'): analyse those few again.
