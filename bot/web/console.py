@@ -359,8 +359,9 @@ def _int(text: str) -> int:
 
 def console_routes(services: Services, open_chat: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
     console = Console(services, open_chat)
-    routes = (console.routes() + AuthPages(console).routes() + AdminPages(console).routes()
-              + FaqPages(console).routes() + insight_routes(console))
+    faq_pages = FaqPages(console)
+    routes = (console.routes() + AuthPages(console).routes() + AdminPages(console, faq_pages.editor).routes()
+              + faq_pages.routes() + insight_routes(console))
     return console.with_sessions_stored(routes), WebSender(services), console
 
 
