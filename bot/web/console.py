@@ -30,6 +30,7 @@ from bot.app import Services
 from bot.desk.accounts import Session
 from bot.desk.state import State
 from bot.desk.tickets import COUNT_LIMIT, QueueFilter
+from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
 from bot.store.attachments import NAME as STORED_NAME
 from bot.store.attachments import REF_PREFIX, UnsafeImage
