@@ -127,7 +127,8 @@ def collect(conn: Any, now: datetime) -> list[Cluster]:
         one.four_weeks += at >= month
         one.first_seen, one.last_seen = min(one.first_seen, at), max(one.last_seen, at)
         one.why[feedback or decision] += 1
-    return _merge(sorted(wordings.values(), key=lambda c: -c.count)[:MAX_WORDINGS])
+    # The most asked first; at equal counts the shortest (the question without its extra words).
+    return _merge(sorted(wordings.values(), key=lambda c: (-c.count, len(c.key), c.key))[:MAX_WORDINGS])
 
 
 def _merge(wordings: list[Cluster]) -> list[Cluster]:
