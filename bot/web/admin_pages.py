@@ -1,136 +1,138 @@
-"""`/admin`: try a question, the questions the FAQ misses, entries due for review, figures, reload.
+"""`/admin`: the admins' desk around the FAQ editor — try a question, what the FAQ misses, reviews, figures.
 
-The FAQ editor itself is bot.web.faq_pages; this is the admins' desk around it.
+The unanswered list (bot.insight.unanswered) and the honest "answered"
+share (bot.insight.answered) read thousands of logged questions, so they are
+computed in a worker thread on a connection of their own and kept until
+something they depend on changes: a question logged or judged, a wording
+dismissed or snoozed, the FAQ reloaded. A view that finds only new questions
+since the last computation, when that one was slow (a big database), is
+served it (at most `STALE_FOR` old) while a fresh one is made in the background. Adding a variant goes through
+the FAQ editor (checked by `faq check`, recorded with who and when, revertible);
+dismiss and snooze are written on the writer thread.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
-from rapidfuzz import fuzz
 
 from bot import messages as msg
-from bot.desk.actions import unanswered_questions
+from bot.desk.accounts import Session
 from bot.desk.figures import recent_figures
+from bot.desk.people import Person
+from bot.insight.answered import FOLLOW_UP, Share, answered_share
+from bot.insight.unanswered import HORIZON, SNOOZE_DAYS, Cluster, collect, mark
 from bot.knowledge.check import reviews_due
-from bot.knowledge.editing import add_variant
-from bot.language.text import fold
-from bot.web.insight_pages import report_links
-from bot.web.pages import Pages, e
+from bot.knowledge.edits import FaqEditor
+from bot.store.database import connect
+from bot.web.insight_pages import last_month
+from bot.web.pages import Pages, page_number
+
+log = logging.getLogger(__name__)
 
 CANDIDATE_ENTRIES = 8  # entries offered for an unanswered question: the matcher's best guesses
 MAX_ENTRY_IDS = 2000  # entry ids the page lists for typing another one (keeps the page small)
+PAGE_SIZE = 20  # clusters per page of the unanswered list
+MAX_CLUSTERS = 400  # clusters kept (and checked against the FAQ) at most
+REVIEWS_SHOWN = 30
+ANSWERED_OVER = timedelta(days=30)
+# A computation that took longer than SLOW seconds may be shown for STALE_FOR seconds while a newer one is
+# made (a big database); a quick one is simply made again, so a small desk always sees its latest question.
+SLOW = 0.2
+STALE_FOR = 120.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the slow part of /admin found, and the state of the data it was computed from."""
+
+    data: tuple  # (last question id, judged questions): newer questions make it stale
+    marks: tuple  # (marks, last mark) and the matcher: a change here makes it wrong
+    made: float  # time.monotonic() when computed
+    took: float  # seconds the computation took
+    clusters: list[Cluster]
+    answered: Share
 
 
 class AdminPages:
-    def __init__(self, pages: Pages) -> None:
+    def __init__(self, pages: Pages, editor: FaqEditor) -> None:
         self.pages = pages
         self.s = pages.s
-        self._unanswered_cache: tuple[tuple, list[dict]] | None = None
+        self.editor = editor
+        self._snapshot: Snapshot | None = None
+        self._refreshing: asyncio.Task[Snapshot] | None = None
+        self._candidates: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
     def routes(self) -> list[web.RouteDef]:
         return [
             web.get("/admin", self.admin_page),
             web.post("/admin/variant", self.admin_variant),
             web.post("/admin/reload", self.admin_reload),
+            web.post("/admin/unanswered/{action:dismiss|snooze}", self.unanswered_mark),
         ]
 
+    # -- the page -------------------------------------------------------------------------------
 
     async def admin_page(self, request: web.Request) -> web.StreamResponse:
         session, person = self.pages._staff(request, need_admin=True)
-        csrf = self.pages._csrf(session)
-        q = request.query.get("q", "")
-        result = ""
-        if q.strip():
-            match = self.s.faq.matcher.match(q[:1000])
-            kb = self.s.faq.kb
-            cands = "".join(
-                f'<li><code>{e(c.entry_id)}</code> {c.score:.2f} — {e(kb.entry(c.entry_id).question if kb.entry(c.entry_id) else "")}</li>'
-                for c in self.s.faq.matcher.rank(q[:1000], limit=5))
-            result = (f'<div id="result"><p>Quyết định: <b>{e(match.decision)}</b>'
-                      f'{" → " + e(match.entry_id) if match.entry_id else ""} (điểm {match.score:.2f})</p>'
-                      f'<ol>{cands}</ol></div>')
-        notice = f'<p class="notice">{e(request.query["done"])}</p>' if request.query.get("done") else ""
-        body = (
-            f'<h1>Quản trị</h1>{notice}<h2>Thử một câu hỏi</h2><form method="get" id="try">'
-            f'<input name="q" value="{e(q)}" placeholder="Gõ câu hỏi như cán bộ gõ"><button>Thử</button></form>{result}'
-            f'<h2>Câu hỏi FAQ chưa trả lời được</h2><ul id="unanswered">{self._unanswered(csrf)}</ul>'
-            f'<h2>FAQ</h2><form method="post" action="/admin/reload" id="reload">{csrf}'
-            f'<button>Nạp lại FAQ</button> ({len(self.s.faq.kb.entries)} câu hỏi)</form>'
-            f'<h2>Cần rà soát</h2><div id="reviews">{self._reviews()}</div>'
-            f'<h2>Thống kê</h2><div id="charts">{self._charts()}</div>'
-            + report_links(self.pages)
-        )
-        return self.pages._page(request, "Quản trị", body, session)
+        q = request.query.get("q", "")[:1000]
+        snapshot = await self._current()
+        page = page_number(request, first=1)
+        shown = snapshot.clusters[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        candidates = await asyncio.to_thread(self._candidates_for, shown)
+        return self.pages.render(
+            request, "admin.html", session, person,
+            q=q, trial=await asyncio.to_thread(self._try, q) if q.strip() else None,
+            clusters=[(c, candidates[c.key], _new_entry_url(c)) for c in shown],
+            total=len(snapshot.clusters), page=page,
+            prev_url=f"/admin?page={page - 1}#unanswered" if page > 1 else None,
+            next_url=f"/admin?page={page + 1}#unanswered" if page * PAGE_SIZE < len(snapshot.clusters) else None,
+            entry_ids=[entry.id for entry in self.s.faq.kb.entries[:MAX_ENTRY_IDS]],
+            horizon_days=HORIZON.days, snooze_days=SNOOZE_DAYS, why_labels=msg.FEEDBACK_LABELS,
+            answered=snapshot.answered, answered_days=ANSWERED_OVER.days,
+            follow_up_minutes=int(FOLLOW_UP.total_seconds() // 60),
+            entries=len(self.s.faq.kb.entries), reviews=self._reviews(), charts=self._charts(),
+            month=last_month(self.pages))
 
-    def _unanswered(self, csrf: str) -> str:
-        """Questions the FAQ still misses, each with a form to add it as a variant of a likely entry."""
-        kb = self.s.faq.kb
-        items = []
-        for group in self._unanswered_groups():
-            others = "; ".join(e(x) for x in group["others"][:3])
-            options = "".join(f'<option value="{e(entry_id)}">{e(question[:70])} ({e(entry_id)})</option>'
-                              for entry_id, question in group["candidates"])
-            items.append(
-                f'<li><b>{group["count"]}×</b> {e(group["query"])} <small>({e(msg.FEEDBACK_LABELS.get(group["why"], group["why"]))})'
-                f'{" — cũng: " + others if others else ""}</small>'
-                f'<form method="post" action="/admin/variant" class="add-variant">{csrf}'
-                f'<input type="hidden" name="text" value="{e(group["query"])}">'
-                f'<select name="entry_id">{options}</select>'
-                f'<input name="other_id" list="faq-ids" placeholder="{e(msg.OTHER_ENTRY_ID)}" size="18">'
-                '<button>Thêm làm cách hỏi khác</button></form></li>')
-        if not items:
-            return f"<li>{e(msg.NOTHING_UNANSWERED)}</li>"
-        # One list of every entry id for the whole page, not one per question.
-        ids = "".join(f'<option value="{e(entry.id)}">' for entry in kb.entries[:MAX_ENTRY_IDS])
-        return "".join(items) + f'<datalist id="faq-ids">{ids}</datalist>'
-
-    def _unanswered_groups(self) -> list[dict]:
-        """The grouped questions with their likely entries, computed again only when something changed.
-
-        Clustering and matching 500 logged questions costs tens of
-        milliseconds; they change only when a question is logged or judged, or
-        the FAQ is reloaded, which is what the cache key says.
-        """
-        db = self.s.db
-        logged = db.execute("select max(id) from query_log").fetchone()[0]
-        judged = db.execute("select coalesce(sum(n), 0) from query_stats where decision = 'none' or feedback in "
-                            "('not_right', 'none_of_these', 'escalated')").fetchone()[0]
-        key = (logged, judged, id(self.s.faq.matcher))
-        if self._unanswered_cache is not None and self._unanswered_cache[0] == key:
-            return self._unanswered_cache[1]
+    def _try(self, q: str) -> dict[str, Any]:
+        """The matcher's decision on a typed question and its five best entries (in a worker thread)."""
         matcher, kb = self.s.faq.matcher, self.s.faq.kb
-        groups = []
-        for group in _cluster(unanswered_questions(db, limit=500)):
-            if len(groups) >= 50:
-                break
-            if matcher.match(group["query"]).decision == "answer":
-                continue  # the FAQ answers it now (a variant was added, or an entry written)
-            ranked = [c.entry_id for c in matcher.rank(group["query"], limit=CANDIDATE_ENTRIES)]
-            candidates = [(entry_id, entry.question) for entry_id in ranked
-                          if (entry := kb.entry(entry_id)) is not None]
-            groups.append({**group, "candidates": candidates})
-        self._unanswered_cache = (key, groups)
-        return groups
+        match = matcher.match(q)
+        ranked = [(c.entry_id, c.score, (kb.entry(c.entry_id).question if kb.entry(c.entry_id) else ""))
+                  for c in matcher.rank(q, limit=5)]
+        return {"decision": match.decision, "entry_id": match.entry_id, "score": match.score, "ranked": ranked}
 
-    def _reviews(self, shown: int = 30) -> str:
-        """Entries nobody has checked, or not for a year: the oldest first, the first `shown` of them."""
+    def _candidates_for(self, clusters: list[Cluster]) -> dict[str, list[tuple[str, str]]]:
+        """The likely entries for each shown cluster (the matcher's best guesses), kept per FAQ version."""
+        matcher, kb = self.s.faq.matcher, self.s.faq.kb
+        found = {}
+        for cluster in clusters:
+            key = (id(matcher), cluster.key)
+            if key not in self._candidates:
+                ranked = [c.entry_id for c in matcher.rank(cluster.text, limit=CANDIDATE_ENTRIES)]
+                self._candidates[key] = [(entry_id, entry.question) for entry_id in ranked
+                                         if (entry := kb.entry(entry_id)) is not None]
+            found[cluster.key] = self._candidates[key]
+        return found
+
+    def _reviews(self) -> dict[str, Any]:
+        """Entries nobody has checked, or not for a year: the oldest first, the first few of them."""
         due = reviews_due(self.s.faq.kb, self.s.clock().date())
         never = sum(d.days is None for d in due)
-        rows = "".join(
-            f'<li><code>{e(d.entry_id)}</code> {e(d.question[:80])} <small>({e(Path(d.file).name)}; '
-            f'{e(d.reviewed) if d.reviewed else "chưa rà soát"})</small></li>' for d in due[:shown])
-        more = f"<p>… và {len(due) - shown} mục nữa (xem bằng <code>python -m bot faq check</code>).</p>" if len(due) > shown else ""
-        return (f"<p>{never} mục chưa từng rà soát, {len(due) - never} mục rà soát quá 1 năm "
-                f"(trường <code>reviewed</code>, xem docs/knowledge.md).</p><ol>{rows}</ol>{more}")
+        return {"never": never, "old": len(due) - never, "more": max(0, len(due) - REVIEWS_SHOWN),
+                "shown": [(d.entry_id, d.question[:80], Path(d.file).name, d.reviewed) for d in due[:REVIEWS_SHOWN]]}
 
-    def _charts(self) -> str:
+    def _charts(self) -> dict[str, Any]:
         figures = recent_figures(self.s.db, self.s.clock())
-        share = f"{100 * figures.helped / figures.questions:.0f}%" if figures.questions else "-"
-        med = lambda x: f"{x:.0f} phút" if x is not None else "-"  # noqa: E731
         tickets = self.s.tickets
         by_system: Counter[str] = Counter()
         for system_id, n in figures.by_system.items():
@@ -138,54 +140,114 @@ class AdminPages:
         by_commune: Counter[str] = Counter()
         for commune_id, n in figures.by_commune.items():
             by_commune[tickets.commune_name(commune_id or None)] += n
-        return (f'<p>Trả lời được không cần yêu cầu: <b>{share}</b> trong {figures.questions} câu hỏi · '
-                f'trung vị phản hồi đầu {med(figures.median_first_response)} · '
-                f'trung vị xử lý {med(figures.median_resolution)}</p>'
-                + _bars("Yêu cầu theo tuần (8 tuần)", figures.by_week)
-                + _bars("Theo hệ thống", by_system.most_common(10))
-                + _bars("Theo xã/phường", by_commune.most_common(10)))
+        return {"first_response": figures.median_first_response, "resolution": figures.median_resolution,
+                "bars": [_bars("Yêu cầu theo tuần (8 tuần)", figures.by_week),
+                         _bars("Theo hệ thống", by_system.most_common(10)),
+                         _bars("Theo xã/phường", by_commune.most_common(10))]}
+
+    # -- the slow part, off the loop ------------------------------------------------------------
+
+    def _versions(self) -> tuple[tuple, tuple]:
+        db = self.s.db
+        logged = db.execute("select max(id) from query_log").fetchone()[0]
+        judged = db.execute("select coalesce(sum(n), 0) from query_stats where feedback != ''").fetchone()[0]
+        marks = db.execute("select count(*), max(at) from unanswered_marks").fetchone()
+        return (logged, judged), (*marks, id(self.s.faq.matcher))
+
+    async def _current(self) -> Snapshot:
+        """The last computation if still right (or only a little stale), else a new one."""
+        data, marks = self._versions()
+        last = self._snapshot
+        if last is not None and last.marks == marks:
+            if last.data == data:
+                return last
+            if last.took > SLOW and time.monotonic() - last.made < STALE_FOR:
+                self._refresh(data, marks)  # in the background; this view shows the last one
+                return last
+        return await self._refresh(data, marks)
+
+    def _refresh(self, data: tuple, marks: tuple) -> asyncio.Task[Snapshot]:
+        """One computation at a time; a view that needs one while it runs waits for the same one."""
+        running = self._refreshing
+        if running is not None and not running.done():
+            return running
+        self._refreshing = asyncio.get_running_loop().create_task(self._compute(data, marks))
+        return self._refreshing
+
+    async def _compute(self, data: tuple, marks: tuple) -> Snapshot:
+        started = time.monotonic()
+        clusters, share = await asyncio.to_thread(self._read)
+        self._snapshot = Snapshot(data, marks, time.monotonic(), time.monotonic() - started, clusters, share)
+        return self._snapshot
+
+    def _read(self) -> tuple[list[Cluster], Share]:
+        """In a worker thread, on its own connection: the clusters the FAQ still misses, and the answered share."""
+        now = self.s.clock()
+        conn = connect(self.s.config.database)
+        try:
+            clusters = collect(conn.conn, now)
+            share = answered_share(conn.conn, now - ANSWERED_OVER, now)
+        finally:
+            conn.close()
+        matcher = self.s.faq.matcher
+        # The FAQ may answer a cluster now (a variant was added, an entry written): off the list.
+        kept = [c for c in clusters[:MAX_CLUSTERS] if matcher.match(c.text).decision != "answer"]
+        return kept, share
+
+    # -- actions --------------------------------------------------------------------------------
 
     async def admin_variant(self, request: web.Request) -> web.StreamResponse:
         session, person = self.pages._staff(request, need_admin=True)
         form = await self.pages._form(request, session)
-        entry = self.s.faq.kb.entry(str(form.get("other_id") or form.get("entry_id") or "").strip())
+        entry_id = str(form.get("other_id") or form.get("entry_id") or "").strip()
         text = " ".join(str(form.get("text", "")).split())[:300]
-        if entry is None or not text:
+        if self.s.faq.kb.entry(entry_id) is None or not text:
             raise web.HTTPBadRequest(text="unknown entry or empty text")
-        ok, problems = add_variant(self.s.faq, entry, text)
-        done = (msg.VARIANT_ADDED.format(text=text, entry=entry.id) if ok
-                else msg.VARIANT_REFUSED.format(problems="; ".join(str(p) for p in problems[:5])))
-        raise web.HTTPFound(f"/admin?{urlencode({'done': done})}")
+        result = await asyncio.to_thread(self.editor.add_variant, entry_id, text, _who(session, person))
+        problems = [m for ms in result.errors.values() for m in ms]
+        done = (msg.VARIANT_ADDED.format(text=text, entry=entry_id) if result.ok
+                else msg.VARIANT_REFUSED.format(problems="; ".join(problems[:5])))
+        raise web.HTTPSeeOther(f"/admin?{urlencode({'done': done})}#unanswered")
+
+    async def unanswered_mark(self, request: web.Request) -> web.StreamResponse:
+        """Dismiss a cluster's wordings for good, or snooze them for some days (who and when are kept)."""
+        session, person = self.pages._staff(request, need_admin=True)
+        form = await self.pages._form(request, session)
+        keys = [k for k in str(form.get("keys", "")).split("\n") if k.strip()][:200]
+        shown = " ".join(str(form.get("shown", "")).split())[:300]
+        if not keys:
+            raise web.HTTPBadRequest(text="nothing to mark")
+        now = self.s.clock()
+        if request.match_info["action"] == "snooze":
+            days = int(form["days"]) if str(form.get("days", "")).isdigit() else SNOOZE_DAYS[0]
+            days = days if days in SNOOZE_DAYS else SNOOZE_DAYS[0]
+            await self.pages._write(mark, self.s.engine.db, keys, "snoozed", now + timedelta(days=days),
+                                    _who(session, person), now, shown)
+            done = msg.UNANSWERED_SNOOZED.format(text=shown, days=days)
+        else:
+            await self.pages._write(mark, self.s.engine.db, keys, "dismissed", None, _who(session, person), now, shown)
+            done = msg.UNANSWERED_DISMISSED.format(text=shown)
+        raise web.HTTPSeeOther(f"/admin?{urlencode({'done': done})}#unanswered")
 
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         session, person = self.pages._staff(request, need_admin=True)
         await self.pages._form(request, session)
-        ok, problems = self.s.faq.reload()
+        ok, problems = await asyncio.to_thread(self.s.faq.reload)
         listed = "; ".join(str(p) for p in problems[:10])
         done = (msg.RELOADED.format(entries=len(self.s.faq.kb.entries)) if ok
                 else msg.RELOAD_REFUSED.format(problems=listed))
-        raise web.HTTPFound(f"/admin?{urlencode({'done': done})}")
+        raise web.HTTPSeeOther(f"/admin?{urlencode({'done': done})}")
 
 
-def _cluster(groups: list[dict], similarity: float = 80.0) -> list[dict]:
-    """Merge questions worded alike (rapidfuzz on the folded text) into one line each."""
-    merged: list[dict] = []
-    for group in groups:
-        key = fold(group["query"])
-        for target in merged:
-            if fuzz.token_set_ratio(key, target["key"]) >= similarity:
-                target["count"] += group["count"]
-                target["others"].append(group["query"])
-                break
-        else:
-            merged.append({**group, "key": key, "others": []})
-    return sorted(merged, key=lambda g: -g["count"])
+def _who(session: Session, person: Person) -> str:
+    return f"{person.full_name or session.username} ({session.username})"
 
 
-def _bars(title: str, rows: list[tuple[str, int]]) -> str:
-    if not rows:
-        return f"<h3>{e(title)}</h3><p>-</p>"
-    top = max(n for _, n in rows) or 1
-    lines = "".join(f'<div class="bar"><span class="label">{e(label)}</span>'
-                    f'<span class="fill" style="width:{100 * n / top:.0f}%">{n}</span></div>' for label, n in rows)
-    return f"<h3>{e(title)}</h3>{lines}"
+def _new_entry_url(cluster: Cluster) -> str:
+    """The FAQ editor's new-entry form, pre-filled with the cluster's wording and its other wordings."""
+    return "/admin/faq/new?" + urlencode({"question": cluster.text, "variants": "\n".join(cluster.others[:10])})
+
+
+def _bars(title: str, rows: list[tuple[str, int]]) -> dict[str, Any]:
+    top = max((n for _, n in rows), default=0) or 1
+    return {"title": title, "rows": [(label, n, round(100 * n / top)) for label, n in rows]}

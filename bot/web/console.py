@@ -30,6 +30,7 @@ from bot.app import Services
 from bot.desk.accounts import Session
 from bot.desk.state import State
 from bot.desk.tickets import COUNT_LIMIT, QueueFilter
+from bot.language.text import fold
 from bot.models import OPEN_STATUSES, Delivery, Incoming, Reply
 from bot.store.attachments import NAME as STORED_NAME
 from bot.store.attachments import REF_PREFIX, UnsafeImage
@@ -359,8 +360,9 @@ def _int(text: str) -> int:
 
 def console_routes(services: Services, open_chat: bool) -> tuple[list[web.RouteDef], WebSender, Console]:
     console = Console(services, open_chat)
-    routes = (console.routes() + AuthPages(console).routes() + AdminPages(console).routes()
-              + FaqPages(console).routes() + insight_routes(console))
+    faq_pages = FaqPages(console)
+    routes = (console.routes() + AuthPages(console).routes() + AdminPages(console, faq_pages.editor).routes()
+              + faq_pages.routes() + insight_routes(console))
     return console.with_sessions_stored(routes), WebSender(services), console
 
 

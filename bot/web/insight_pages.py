@@ -31,16 +31,6 @@ def last_month(console: Console) -> str:
     return previous_month(s.clock().astimezone(s.calendar.zone).strftime("%Y-%m"))
 
 
-def report_links(console: Console) -> str:
-    """The /admin section linking to last month's report (view and download)."""
-    month = last_month(console)
-    return (f'<h2>Báo cáo nhu cầu tập huấn</h2><form method="get" action="/admin/report" id="report">'
-            f'<input name="month" value="{month}" pattern="\\d{{4}}-\\d{{2}}" size="8"> '
-            '<button>Xem báo cáo</button> <button name="download" value="1">Tải về (HTML)</button></form>'
-            '<p><a href="/admin/announcements">Gửi thông báo cho cán bộ →</a> · '
-            '<a href="/console/incidents">Sự cố chung →</a></p>')
-
-
 class InsightPages:
     def __init__(self, console: Console) -> None:
         from bot.desk.incidents import Incidents
