@@ -396,6 +396,24 @@ WEB_TRY_AGAIN = (
 )
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
+# Personal data in a logged question, as the unanswered list shows it (bot/insight/unanswered.py).
+MASKED_EMAIL = "[e-mail]"
+MASKED_PHONE = "[số điện thoại]"
+MASKED_ID_NUMBER = "[số giấy tờ]"
+UNANSWERED_DISMISSED = "Đã bỏ qua \"{text}\": không hiện trong danh sách nữa."
+UNANSWERED_SNOOZED = "Đã tạm ẩn \"{text}\" trong {days} ngày."
+UNANSWERED_INTRO = (
+    "Câu hỏi {days} ngày qua mà FAQ chưa trả lời được, gom theo cách hỏi giống nhau. Không tính lời chào, "
+    "cảm ơn, biểu tượng cảm xúc, câu đã chuyển kỹ thuật viên và tin nhắn lúc cán bộ đang có yêu cầu mở; "
+    "e-mail, số điện thoại, số giấy tờ được che."
+)
+# The honest "answered" (bot/insight/answered.py, docs/insight.md): the figure and how it is counted.
+ANSWERED_FIGURE = "Trả lời được: {percent} trong {questions} câu hỏi {days} ngày qua."
+ANSWERED_HOW = (
+    "Tính là trả lời được khi cán bộ bấm “Đã giải quyết”, hoặc bot trả lời (hay cán bộ chọn một câu trong "
+    "danh sách gợi ý) rồi trong {minutes} phút cán bộ không hỏi lại cùng chủ đề và không gửi yêu cầu hỗ trợ. "
+    "Danh sách gợi ý không ai chọn không tính."
+)
 
 # -- the web chat, live (bot/web/chat_pages.py, templates/chat*.html) -----------------------------
 

@@ -17,13 +17,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from bot import messages as msg
 from bot.app import Services
 from bot.desk.accounts import Session
-from bot.desk.people import Person
 from bot.models import Delivery, Incoming, Reply
 from bot.store.attachments import UnsafeImage
 from bot.store.database import StorageUnavailable, Store
@@ -38,15 +36,6 @@ MAX_UPLOAD = 5 * 1024 * 1024
 PAGE_MESSAGES = 100  # messages per read, by the poll and by the stream
 STREAMS_PER_CHAT = 3  # tabs of one browser chat at once
 STREAMS_PER_ADDRESS = 60  # live streams from one address (a commune office behind one NAT has a few)
-
-
-def render(console: Any, request: web.Request, template: str, session: Session | None,
-           person: Person | None = None, status: int = 200, **context: Any) -> web.StreamResponse:
-    """A template in the frame (base.html): staff links only for staff, forms with the session's CSRF token."""
-    context.update(msg=msg, staff=person if person is not None and person.is_technician else None,
-                   csrf=session.csrf if session is not None else "",
-                   username=(session.username or "") if session is not None else "")
-    return console._finish(request, aiohttp_jinja2.render_template(template, request, context, status=status))
 
 
 def message_json(row: Any) -> dict:
@@ -127,10 +116,10 @@ class ChatPages:
     async def chat_page(self, request: web.Request) -> web.StreamResponse:
         session = self.console._ensure_session(request)
         if not self._allowed(request, session):
-            return render(self.console, request, "chat_link.html", session)
+            return self.console.render(request, "chat_link.html", session)
         official = self.s.people.find(CHANNEL, session.chat_ref)
         registered = official is not None and official.registered
-        return render(self.console, request, "chat.html", session, registered=registered)
+        return self.console.render(request, "chat.html", session, registered=registered)
 
     async def chat_link(self, request: web.Request) -> web.StreamResponse:
         console = self.console
@@ -143,7 +132,7 @@ class ChatPages:
         if not console.accounts.use_link_code(str(form.get("code", "")), session.chat_ref):
             log.warning("console: a wrong web link code from %s", client)
             console.link_by_client.failed(client)
-            return render(console, request, "chat_link.html", session, status=200, error=msg.WEB_LINK_BAD)
+            return console.render(request, "chat_link.html", session, status=200, error=msg.WEB_LINK_BAD)
         raise console._finish(request, web.HTTPFound("/chat"))
 
     # -- the page's API ------------------------------------------------------------------

@@ -22,7 +22,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp_jinja2
 import yaml
 from aiohttp import web
 
@@ -37,7 +36,7 @@ from bot.language.text import fold
 from bot.models import OPEN_STATUSES
 from bot.store.database import StorageUnavailable
 from bot.store.outbox import iso
-from bot.web.chat_pages import deliver_web, render
+from bot.web.chat_pages import deliver_web
 from bot.web.live import TICKETS, Hub, Subscription, serve_stream, sse
 
 log = logging.getLogger(__name__)
@@ -189,9 +188,9 @@ class DeskPages:
             "empty": msg.QUEUE_EMPTY if not q.get("status") and not q.get("q") else msg.NOTHING_FOUND,
         }
         if q.get("part") == "rows":  # the live page reloading its table
-            return aiohttp_jinja2.render_template("desk_queue_rows.html", request, {"msg": msg, **context})
+            return self.console.fragment("desk_queue_rows.html", **context)
         systems = sorted(((sid, s.name) for sid, s in self.s.faq.kb.systems.items()), key=lambda p: p[1])
-        return render(self.console, request, "desk_queue.html", session, person, q=q, systems=systems, **context)
+        return self.console.render(request, "desk_queue.html", session, person, q=q, systems=systems, **context)
 
     # -- the live stream -----------------------------------------------------------------
 
@@ -233,9 +232,9 @@ class DeskPages:
         before, lines = self._conversation(ticket)
         context = {"ticket": ticket, "card": self.s.tickets.card(ticket).text, "before": before, "lines": lines}
         if request.query.get("part") == "live":
-            return aiohttp_jinja2.render_template("desk_ticket_live.html", request, {"msg": msg, **context})
+            return self.console.fragment("desk_ticket_live.html", **context)
         faq_q = request.query.get("faq", "")[:300]
-        return render(self.console, request, "desk_ticket.html", session, person, **context,
+        return self.console.render(request, "desk_ticket.html", session, person, **context,
                       attachments=self.s.tickets.attachments(ticket.id), queues=self._queues(),
                       canned=canned.listed(self.s.db),
                       faq_q=faq_q, faq_found=self._faq_found(faq_q), done=request.query.get("done", ""))
@@ -284,7 +283,7 @@ class DeskPages:
         items = canned.listed(self.s.db, after_title, after_id, canned.PAGE_SIZE + 1)
         more = items[canned.PAGE_SIZE - 1] if len(items) > canned.PAGE_SIZE else None
         next_url = ("/console/canned?" + urlencode({"after_title": more.title, "after_id": more.id})) if more else None
-        return render(self.console, request, "desk_canned.html", session, person, items=items[:canned.PAGE_SIZE],
+        return self.console.render(request, "desk_canned.html", session, person, items=items[:canned.PAGE_SIZE],
                       next_url=next_url, done=request.query.get("done", ""), error=request.query.get("error", ""))
 
     async def canned_save(self, request: web.Request) -> web.StreamResponse:
