@@ -123,9 +123,8 @@ class DeskPages:
         """(the chat with the bot before the report, the ticket's own conversation) as lines."""
         zone = self.s.calendar.zone
         tickets = self.s.tickets
-        before = [Line("official" if m["direction"] == "in" else "bot",
-                       msg.DESK_WHO_OFFICIAL if m["direction"] == "in" else msg.DESK_WHO_BOT, "", m["text"][:300])
-                  for m in tickets.transcript(ticket.id)]
+        before = [Line("official" if m["direction"] == "in" else "bot", msg.TRANSCRIPT_WHO.get(m["direction"], ""),
+                       "", m["text"][:300]) for m in tickets.transcript(ticket.id)]
         photos: dict[int, list[str]] = {}
         for a in tickets.attachments(ticket.id):
             if a["file_ref"].startswith("/files/") and a["event_id"] is not None:
@@ -139,7 +138,7 @@ class DeskPages:
             if ev["internal"]:
                 who, label = "internal", f"📝 {name} · {label} ({msg.DESK_INTERNAL})"
             elif kind in ("created", "message", "edit", "rating") and ev["actor_id"] == ticket.user_id:
-                who, label = "official", f"{msg.DESK_WHO_OFFICIAL} {name} · {label}"
+                who, label = "official", f"{msg.TRANSCRIPT_WHO['in']} {name} · {label}"
             elif kind == "reply" or (kind == "status" and text):
                 who, label = "technician", f"{msg.DESK_WHO_TECHNICIAN.format(name=name)} · {label}"
                 if kind == "status":
