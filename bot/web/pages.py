@@ -205,6 +205,11 @@ class Pages:
         text = self.templates.get_template(template).render(context)
         return self._finish(request, web.Response(text=text, status=status, content_type="text/html"))
 
+    def fragment(self, template: str, **context: Any) -> web.Response:
+        """A part of a page without the frame (a live page swaps it in), with the sentences at hand."""
+        return web.Response(text=self.templates.get_template(template).render(msg=msg, **context),
+                            content_type="text/html")
+
     def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
         """A page whose body is still built in Python (escaped by its builder) inside the template frame."""
         return self.render(request, "page.html", session, title=title, body=body)
