@@ -355,7 +355,7 @@ STATS = (
     "Thống kê:\n"
     "• Yêu cầu: {total} ({statuses})\n"
     "• Theo hệ thống: {systems}\n"
-    "• Câu hỏi: {questions}, trả lời hoặc gợi ý được {answered} ({share})\n"
+    "• Câu hỏi: {questions}; 30 ngày qua trả lời được {answered}/{recent} ({share}), cách tính như trang Quản trị\n"
     "• Trung vị thời gian phản hồi đầu: {first_response} phút\n"
     "• Điểm đánh giá trung bình: {rating}"
 )

@@ -98,8 +98,8 @@ def marked_keys(conn: Any, now: datetime) -> set[str]:
                                        [now.isoformat(timespec="seconds")])}
 
 
-def collect(conn: Any, now: datetime) -> list[Cluster]:
-    """The clusters of unanswered questions of the last HORIZON, the most asked first."""
+def collect(conn: Any, now: datetime, max_rows: int = MAX_ROWS) -> list[Cluster]:
+    """The clusters of unanswered questions of the last HORIZON (the newest `max_rows`), the most asked first."""
     since = (now - HORIZON).isoformat(timespec="seconds")
     week = (now - timedelta(days=7)).isoformat(timespec="seconds")
     month = (now - timedelta(days=28)).isoformat(timespec="seconds")
@@ -110,7 +110,7 @@ def collect(conn: Any, now: datetime) -> list[Cluster]:
         f"and (q.decision = 'none' and q.feedback is null or q.feedback in ({marks})) "
         "and not exists (select 1 from tickets t where t.user_id = q.user_id and t.created_at <= q.at "
         "  and coalesce(t.resolved_at, t.closed_at, '9999') > q.at) "
-        "order by q.at desc limit ?", [since, *UNANSWERED_FEEDBACK, MAX_ROWS])
+        "order by q.at desc limit ?", [since, *UNANSWERED_FEEDBACK, max_rows])
     wordings: dict[str, Cluster] = {}
     keys: dict[str, str] = {}  # the same text is logged many times: judge and fold it once
     for at, query, decision, feedback in rows:

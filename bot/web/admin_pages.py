@@ -29,7 +29,7 @@ from bot import messages as msg
 from bot.desk.accounts import Session
 from bot.desk.figures import recent_figures
 from bot.desk.people import Person
-from bot.insight.answered import FOLLOW_UP, Share, answered_share
+from bot.insight.answered import FOLLOW_UP, Share, answered_lately
 from bot.insight.unanswered import HORIZON, SNOOZE_DAYS, Cluster, collect, mark
 from bot.knowledge.check import reviews_due
 from bot.knowledge.edits import FaqEditor
@@ -186,7 +186,7 @@ class AdminPages:
         conn = connect(self.s.config.database)
         try:
             clusters = collect(conn.conn, now)
-            share = answered_share(conn.conn, now - ANSWERED_OVER, now)
+            share = answered_lately(conn.conn, now, ANSWERED_OVER.days)
         finally:
             conn.close()
         matcher = self.s.faq.matcher
