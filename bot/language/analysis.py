@@ -53,8 +53,9 @@ def _literal(text: str) -> tuple[Token, ...]:
 def _find(tokens: list[Token], phrase: tuple[Token, ...], start: int = 0) -> list[int]:
     """The first position at or after `start` where a phrase occurs (as a one-item list), or []."""
     n = len(phrase)
+    first = phrase[0].folded
     for i in range(start, len(tokens) - n + 1):
-        if all(_token_fits(a, b, n > 1) for a, b in zip(tokens[i : i + n], phrase, strict=True)):
+        if tokens[i].folded == first and all(_token_fits(a, b, n > 1) for a, b in zip(tokens[i : i + n], phrase, strict=True)):
             return [i]
     return []
 
@@ -78,17 +79,53 @@ class _RuleSet:
             rules.sort(key=lambda r: -len(r.source))
         for phrases in self._canonical.values():
             phrases.sort(key=len, reverse=True)
+        # Where a rule or a canonical phrase may start: at a word that is a whole
+        # phrase, or at two words that begin one. Anywhere else `_at` gives the token
+        # alone, so `apply` copies such runs through without asking it (a
+        # 10,000-entry FAQ's answers are mostly such tokens). Longer phrases are
+        # also looked up by their first two words, in the order `_at` tries them.
+        self._by_pair: dict[tuple[str, str], list[_Rule]] = {}
+        self._single_rules: dict[str, list[_Rule]] = {}
+        for first, rules in self._rules.items():
+            for rule in rules:
+                if len(rule.source) > 1:
+                    self._by_pair.setdefault((first, rule.source[1].folded), []).append(rule)
+                else:
+                    self._single_rules.setdefault(first, []).append(rule)
+        self._canonical_by_pair: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+        self._single_canonical: set[str] = set()
+        for first, phrases in self._canonical.items():
+            for phrase in phrases:
+                if len(phrase) > 1:
+                    self._canonical_by_pair.setdefault(phrase[:2], []).append(phrase)
+                else:
+                    self._single_canonical.add(first)
+        self._single = frozenset(self._single_rules) | frozenset(self._single_canonical)
+        self._pair = frozenset(self._by_pair) | frozenset(self._canonical_by_pair)
+        self._pair_first = frozenset(p[0] for p in self._pair)
+
+    def _starts(self, folded: list[str]) -> list[int]:
+        """Positions where a phrase could begin (elsewhere the token stands alone)."""
+        single, pair, pair_first = self._single, self._pair, self._pair_first
+        return [
+            i for i, (first, second) in enumerate(zip(folded, [*folded[1:], ""], strict=False))
+            if first in single or (first in pair_first and (first, second) in pair)
+        ]
 
     def _at(self, tokens: list[Token], folded: list[str], i: int) -> tuple[int, tuple[tuple[Token, ...], ...]]:
-        """Length consumed at position i and the readings produced there."""
+        """Length consumed at position i and the readings produced there.
+
+        A canonical phrase already in the text stays whole, so "chữ ký số" is not
+        read as "chữ" + the rule "ký số" → "chữ chữ ký số". Phrases are tried
+        longest first; those of two words or more must share the next word.
+        """
         first = folded[i]
-        if first not in self._rules and first not in self._canonical:
-            return 1, ((tokens[i],),)  # the common case: no phrase starts here
+        key = (first, folded[i + 1]) if i + 1 < len(folded) else None
         ahead = tuple(folded[i : i + 8])
-        # A canonical phrase already in the text stays whole, so "chữ ký số" is not
-        # read as "chữ" + the rule "ký số" → "chữ chữ ký số".
-        canonical = next((len(p) for p in self._canonical.get(first, ()) if ahead[: len(p)] == p), 0)
-        for rule in self._rules.get(first, ()):
+        canonical = next((len(p) for p in self._canonical_by_pair.get(key, ()) if ahead[: len(p)] == p), 0)
+        if not canonical and first in self._single_canonical:
+            canonical = 1
+        for rule in (*self._by_pair.get(key, ()), *self._single_rules.get(first, ())):
             n = len(rule.source)
             if n <= canonical:
                 break
@@ -105,7 +142,13 @@ class _RuleSet:
         outs: list[list[Token]] = [[]]
         folded = [t.folded for t in tokens]
         i = 0
-        while i < len(tokens):
+        for start in self._starts(folded):
+            if start < i:
+                continue  # inside a phrase already consumed
+            if start > i:  # tokens no phrase starts at: what `_at` would give, one by one
+                for out in outs:
+                    out.extend(tokens[i:start])
+            i = start
             used, options = self._at(tokens, folded, i)
             if len(options) == 1:
                 for out in outs:
@@ -113,6 +156,9 @@ class _RuleSet:
             else:
                 outs = [out + list(opt) for out in outs for opt in options][:MAX_READINGS]
             i += used
+        if i < len(tokens):
+            for out in outs:
+                out.extend(tokens[i:])
         return outs
 
 
@@ -137,15 +183,34 @@ class Analyzer:
                 self._stop_phrases.setdefault(tokens[0].folded, []).append(tokens)
         self._senses = [(_literal(w), _literal(near), _literal(means)) for w, near, means in synonyms.senses]
         self._content_folded: set[str] = set()
+        self._content_pairs: set[str] = set()
 
-    def learn_content_words(self, words: Iterable[str]) -> None:
-        """Tell the analyzer which unaccented forms are real FAQ words (so 'ma' stays 'mã')."""
+    def learn_content_words(self, words: Iterable[str], pairs: Iterable[str] = ()) -> None:
+        """Tell the analyzer which unaccented forms are real FAQ words, and which adjacent
+        pairs of them the FAQ uses ("mot cua", "ma ho"), so 'ma' stays 'mã' beside 'ho so'."""
         self._content_folded = set(words)
+        self._content_pairs = set(pairs)
 
-    def _is_stop(self, token: Token) -> bool:
+    def _is_stop(self, token: Token, before: Token | None = None, after: Token | None = None) -> bool:
+        """Whether a token carries no topic.
+
+        A word typed without marks that is both a stopword and an FAQ word
+        ("cua": của / cửa, "xa": xã / xa, "nhe": nhé / nhẹ) is the FAQ word only
+        beside a neighbour the FAQ pairs it with ("mot cua", "tu xa"); alone,
+        in a chatty message, it is the stopword.
+        """
         if token.marked is not None:
             return token.marked in self._stop_marked
-        return token.folded in self._stop_folded and token.folded not in self._content_folded
+        if token.folded not in self._stop_folded:
+            return False
+        if token.folded not in self._content_folded:
+            return True
+        if not self._content_pairs:
+            return False
+        return not (
+            (before is not None and f"{before.folded} {token.folded}" in self._content_pairs)
+            or (after is not None and f"{token.folded} {after.folded}" in self._content_pairs)
+        )
 
     def readings(self, text: str) -> list[list[Term]]:
         """All readings of a text after rewriting, at most MAX_READINGS of them."""
@@ -161,10 +226,21 @@ class Analyzer:
         return [self._terms(out) for out in outs]
 
     def _terms(self, tokens: list[Token]) -> list[Term]:
-        stop = [self._is_stop(t) for t in tokens]
+        marked_stop, folded_stop, content = self._stop_marked, self._stop_folded, self._content_folded
+        last = len(tokens) - 1
+        stop = [  # `_is_stop`, inlined but for the rare ambiguous word: this runs for every word of every answer
+            t.marked in marked_stop if t.marked is not None
+            else t.folded in folded_stop and (
+                t.folded not in content
+                or self._is_stop(t, tokens[i - 1] if i else None, tokens[i + 1] if i < last else None))
+            for i, t in enumerate(tokens)
+        ]
         if self._stop_phrases:
+            phrases_at = self._stop_phrases
             for i, t in enumerate(tokens):
-                for phrase in self._stop_phrases.get(t.folded, ()):
+                if t.folded not in phrases_at:
+                    continue
+                for phrase in phrases_at[t.folded]:
                     window = tokens[i : i + len(phrase)]
                     if len(window) == len(phrase) and all(
                         _token_fits(a, b, True) for a, b in zip(window, phrase, strict=True)
@@ -175,7 +251,9 @@ class Analyzer:
     def _apply_senses(self, tokens: list[Token]) -> list[Token]:
         """A word that means something else when another word is in the same message."""
         for word, near, means in self._senses:
-            if not _find(tokens, near):
+            present = {t.folded for t in tokens}
+            # _find needs every folded word of both phrases: most texts lack one, cheaply seen.
+            if not all(t.folded in present for t in (*near, *word)) or not _find(tokens, near):
                 continue
             at = _find(tokens, word)
             while at:

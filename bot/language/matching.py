@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,7 +110,7 @@ class _Doc:
 
     entry: int
     marks: dict[str, str | None]  # unigram (folded) -> marked form in the FAQ
-    pairs: frozenset[str]
+    pairs: tuple[str, ...]  # a tuple holds them in a fifth of a set's memory
     mass: float
 
 
@@ -116,8 +118,8 @@ class _Doc:
 class _Profile:
     """All an entry knows, for judging how much of a query it explains."""
 
-    marks: dict[str, tuple[str | None, float]]  # word -> marked form, credit
-    pairs: frozenset[str]
+    marks: dict[str, tuple[str | None, float]]  # word -> marked form, credit (tuples shared)
+    pairs: tuple[str, ...]
 
 
 def _pairs(terms: Sequence[Term]) -> list[str]:
@@ -143,18 +145,25 @@ class Matcher:
         self.decider = decider
         self.analyzer = Analyzer(kb.synonyms)
         self._entries: tuple[Entry, ...] = kb.entries
+        # Every phrasing's words are kept until the index is built: one Term object per
+        # distinct word (a few thousand), not one per word of each phrasing (~300,000 at
+        # 10,000 entries), so the build's peak memory stays near what the index keeps.
+        same: dict[Term, Term] = {}
         analysed = [
-            [(i, self.analyzer.readings(text)[0]) for text in entry.phrasings]
+            [(i, [same.setdefault(t, t) for t in self.analyzer.readings(text)[0]]) for text in entry.phrasings]
             for i, entry in enumerate(kb.entries)
         ]
         self.analyzer.learn_content_words(
-            t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop
+            (t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop),
+            (f"{a.folded} {b.folded}" for per_entry in analysed for _, terms in per_entry
+             for a, b in zip(terms, terms[1:], strict=False) if not (a.stop or b.stop)),
         )
         # A phrasing written without any marks reads its stopwords by the words just
         # learnt ('ma' stays 'mã'): analyse those few again.
         analysed = [
             [
-                (i, self.analyzer.readings(text)[0] if all(t.marked is None for t in terms) else terms)
+                (i, [same.setdefault(t, t) for t in self.analyzer.readings(text)[0]]
+                 if all(t.marked is None for t in terms) else terms)
                 for (i, terms), text in zip(per_entry, entry.phrasings, strict=True)
             ]
             for per_entry, entry in zip(analysed, kb.entries, strict=True)
@@ -162,15 +171,19 @@ class Matcher:
         self._idf = self._document_frequencies(analysed)
         self._stop: set[str] = set()
         self._docs: list[_Doc] = []
-        self._postings: dict[str, list[int]] = defaultdict(list)
+        postings: dict[str, list[int]] = defaultdict(list)
         for per_entry in analysed:
             for entry_index, terms in per_entry:
-                self._add_doc(entry_index, terms)
-        self._profiles = [self._profile(i, per_entry) for i, per_entry in enumerate(analysed)]
-        self._profile_postings: dict[str, list[int]] = defaultdict(list)
-        for i, profile in enumerate(self._profiles):
-            for word in profile.marks:
-                self._profile_postings[word].append(i)
+                self._add_doc(entry_index, terms, postings)
+        # Which phrasings hold a feature, as 4-byte integers (a list of ints takes 8 per item).
+        self._postings: dict[str, array[int]] = {f: array("i", docs) for f, docs in postings.items()}
+        del postings
+        tag_terms: dict[str, list[Term]] = {}  # a few tags recur over thousands of entries
+        shared: dict[tuple[str | None, float], tuple[str | None, float]] = {}  # (marks, credit): few distinct
+        self._profiles = [self._profile(i, per_entry, tag_terms, shared) for i, per_entry in enumerate(analysed)]
+        del tag_terms, shared, analysed, same
+        # Every word some entry knows (phrasings, tags, answers): a word outside points nowhere.
+        self._known_words = frozenset(w for profile in self._profiles for w in profile.marks)
         self._vocabulary = sorted({w for w in self._postings if w not in self._stop and " " not in w})
         self._max_idf = max(self._idf.values(), default=1.0)
         self._word_system = self._system_words()
@@ -190,7 +203,7 @@ class Matcher:
         n = max(len(analysed), 1)
         return {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
 
-    def _add_doc(self, entry_index: int, terms: list[Term]) -> None:
+    def _add_doc(self, entry_index: int, terms: list[Term], postings: dict[str, list[int]]) -> None:
         marks: dict[str, str | None] = {}
         mass = 0.0
         for t in terms:
@@ -203,16 +216,22 @@ class Matcher:
         pairs = frozenset(_pairs(terms))
         mass += sum(self._pair_weight(p) for p in pairs)
         doc_index = len(self._docs)
-        self._docs.append(_Doc(entry_index, marks, pairs, mass))
+        # Pair strings are made anew for every phrasing: interned, each is stored once.
+        self._docs.append(_Doc(entry_index, marks, tuple(sys.intern(p) for p in pairs), mass))
         for feature in (*marks, *pairs):
-            self._postings[feature].append(doc_index)
+            postings[feature].append(doc_index)
 
-    def _profile(self, entry_index: int, per_entry: list[tuple[int, list[Term]]]) -> _Profile:
+    def _profile(self, entry_index: int, per_entry: list[tuple[int, list[Term]]],
+                 tag_terms: dict[str, list[Term]],
+                 shared: dict[tuple[str | None, float], tuple[str | None, float]]) -> _Profile:
         """Every word an entry knows: all phrasings, tags and (at a discount) its answer."""
         entry = self._entries[entry_index]
         marks: dict[str, tuple[str | None, float]] = {}
         pairs: set[str] = set()
-        extra = [self.analyzer.readings(tag)[0] for tag in entry.tags]
+        for tag in entry.tags:
+            if tag not in tag_terms:
+                tag_terms[tag] = self.analyzer.readings(tag)[0]
+        extra = [tag_terms[tag] for tag in entry.tags]
         for terms, credit in [(t, 1.0) for _, t in per_entry] + [(t, 1.0) for t in extra] + [
             (self.analyzer.readings(entry.answer)[0], ANSWER_CREDIT)
         ]:
@@ -220,10 +239,11 @@ class Matcher:
                 continue
             for t in terms:
                 if t.folded not in marks or marks[t.folded][1] < credit:
-                    marks[t.folded] = (t.marked, credit)
+                    value = (t.marked, credit)
+                    marks[t.folded] = shared.setdefault(value, value)
             if credit == 1.0:
                 pairs.update(_pairs(terms))
-        return _Profile(marks, frozenset(pairs))
+        return _Profile(marks, tuple(sys.intern(p) for p in frozenset(pairs)))
 
     def _system_words(self) -> dict[str, str]:
         """Words that name a system: used by two or more entries, nearly all of that system."""
@@ -236,7 +256,7 @@ class Matcher:
         for word, owners in systems.items():
             if len(owners) < 2:
                 continue
-            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0]))
+            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0] or ""))
             if system and count / len(owners) >= SYSTEM_WORD_PURITY:
                 out[word] = system
         return out
@@ -296,12 +316,12 @@ class Matcher:
         )
         if query_mass <= 0:
             return {}
-        known_mass = sum(w for f, (_, w, _) in words.items() if f in self._profile_postings)
+        known_mass = sum(w for f, (_, w, _) in words.items() if f in self._known_words)
         best: dict[int, tuple[float, float, float]] = {}
         doc_cov: dict[int, float] = {}
         for doc_index in self._candidates(words, pairs):
             doc = self._docs[doc_index]
-            overlap = sum(self._pair_weight(p) for p in pairs & doc.pairs)
+            overlap = sum(self._pair_weight(p) for p in pairs.intersection(doc.pairs))
             for folded, (marked, weight, similarity) in words.items():
                 if folded in doc.marks:
                     overlap += weight * similarity * _mark_credit(marked, folded, doc.marks[folded])
@@ -310,7 +330,7 @@ class Matcher:
                 doc_cov[doc.entry] = cov
         for entry_index, cov in doc_cov.items():
             profile = self._profiles[entry_index]
-            overlap = sum(self._pair_weight(p) for p in pairs & profile.pairs)
+            overlap = sum(self._pair_weight(p) for p in pairs.intersection(profile.pairs))
             known_here = 0.0
             for folded, (marked, weight, similarity) in words.items():
                 if folded in profile.marks:
@@ -372,7 +392,7 @@ class Matcher:
             if not content:
                 continue  # only greetings and filler: nothing to match
             foreign = len(content) <= SHORT_QUESTION_WORDS and any(
-                self._correct(t.folded)[0] not in self._profile_postings and not t.folded.isdigit()
+                self._correct(t.folded)[0] not in self._known_words and not t.folded.isdigit()
                 for t in content
             )
             for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading).items():
@@ -412,7 +432,7 @@ class Matcher:
             total += weight
             known = profile.marks.get(folded)
             if known is None:
-                elsewhere += folded in self._profile_postings
+                elsewhere += folded in self._known_words
                 continue
             faq_marked, credit = known
             if credit >= 1.0:
@@ -454,10 +474,11 @@ class Matcher:
         _, _, typos = self._query_words(terms)
         content = {t.folded for t in terms if not t.stop}
         unknown = sum(
-            1 for f in content if self._correct(f)[0] not in self._profile_postings and not f.isdigit()
+            1 for f in content if self._correct(f)[0] not in self._known_words and not f.isdigit()
         )
         system = self._query_system(terms)
         top_system = self._entries[top_index].system
+        others = [h.doc_cov for _, h in ranked[1:3]]
         same_system = len(ranked) > 1 and self._entries[ranked[1][0]].system == top_system
         return {
             "score": top.score,
@@ -479,7 +500,36 @@ class Matcher:
             "content_words": math.log1p(len(content)),
             "typos": float(min(typos, 3)),
             "foreign": float(top.foreign),
+            "score_ratio": second.score / top.score if top.score > 0 else 1.0,
+            "coverage_lead": top.doc_cov - max(others, default=0.0),
+            "heaviest_missing": self._heaviest_missing(top_index, terms),
         }
+
+    def _heaviest_missing(self, entry_index: int, terms: list[Term]) -> float:
+        """The share of the query's content weight carried by its heaviest word the entry lacks.
+
+        One strong word the entry never uses ("chủ tịch" in "số điện thoại chủ
+        tịch xã", "xổ số", "atm" in "quên mã pin thẻ atm") says the question is
+        about something else, however well the rest agrees. A two-syllable word
+        counts as one: its missing syllables and the pair together.
+        """
+        words, pairs, _ = self._query_words(terms)
+        stop = {t.folded for t in terms if t.stop}
+        profile = self._profiles[entry_index]
+
+        def missing(folded: str) -> float:
+            known = profile.marks.get(folded)
+            return words[folded][1] if known is None or known[1] < 1.0 else 0.0
+
+        content = [f for f in words if f not in stop]
+        total = sum(words[f][1] for f in content) + sum(self._pair_weight(p) for p in pairs)
+        heaviest = max((missing(f) for f in content), default=0.0)
+        for pair in pairs:
+            a, b = pair.split(" ")
+            lost = missing(a) + missing(b) if a in words and b in words else 0.0
+            if lost and pair not in profile.pairs:
+                heaviest = max(heaviest, lost + self._pair_weight(pair))
+        return heaviest / total if total else 0.0
 
     def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> list[Candidate]:
         """Candidates with real content in common with the query, worth offering as a choice."""

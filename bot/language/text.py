@@ -33,6 +33,7 @@ _TONES = {
 _QUALITY = {"\u0302", "\u0306", "\u031b"}  # circumflex, breve, horn
 # Letters that look like Đ but are not (Icelandic eth, African D).
 _LOOKALIKES = str.maketrans({"Ð": "Đ", "ð": "đ", "Ɖ": "Đ", "ɖ": "đ"})
+_LOOKALIKE = re.compile("[ÐðƉɖ]")
 _FINAL_Y = re.compile(r"(?:[bcdđghklmnprstvx]+|qu)y")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
@@ -47,7 +48,9 @@ class Token:
 
 def nfc(text: str) -> str:
     """Return NFC text with look-alike letters replaced, for display and storage."""
-    return unicodedata.normalize("NFC", text).translate(_LOOKALIKES)
+    text = unicodedata.normalize("NFC", text)
+    # translate() looks every character up; most texts have no look-alike at all.
+    return text.translate(_LOOKALIKES) if _LOOKALIKE.search(text) else text
 
 
 @lru_cache(maxsize=100_000)
