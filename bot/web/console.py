@@ -55,10 +55,14 @@ class WebSender:
     """The web channel's delivery: keep the reply for the chat page to fetch."""
 
     def __init__(self, services: Services) -> None:
-        self.db = services.db
+        self.db = services.engine.db  # the writer's connection: written on its thread only
+        self.writer = services.writer
         self.clock = services.clock
 
     async def send(self, delivery: Delivery) -> None:
+        await self.writer.run(self._store, delivery)
+
+    def _store(self, delivery: Delivery) -> None:
         with self.db.atomic():
             self.db["web_messages"].insert({"chat_ref": delivery.chat_ref, "from_bot": 1,
                                             "payload": delivery.reply.to_json(), "at": iso(self.clock())})
