@@ -108,7 +108,8 @@ async def test_the_admin_pages_read_at_a_phone_width_and_on_a_desktop(admin: Bro
     await admin.say("máy chạy rì rì như rùa bò", msg.NO_MATCH)  # something for the unanswered list
     for (width, height), label in ((PHONE, "phone"), (DESKTOP, "desktop")):
         await admin.resize(width, height)
-        for path, name in (("/admin", "admin"), ("/admin/faq", "faq-list"), ("/admin/faq/may-chay-cham", "faq-edit")):
+        for path, name in (("/admin", "admin"), ("/admin/faq", "faq-list"), ("/admin/faq/may-chay-cham", "faq-edit"),
+                           ("/admin/announcements", "announcements"), ("/console/incidents", "incidents")):
             await admin.open(path)
             await admin.screenshot(f"{name}-{label}")
             if path == "/admin":
