@@ -46,11 +46,12 @@ class Asked:
     feedback: str
     entry_id: str | None
     candidates: tuple[str, ...] = ()
-    words: str = ""  # the question, accent-folded
+    query: str = ""
 
     def repeats(self, other: Asked) -> bool:
-        """Whether this question mostly repeats the other's words (a rephrasing)."""
-        return bool(self.words and other.words) and fuzz.token_set_ratio(self.words, other.words) >= REPEATS
+        """Whether this question mostly repeats the other's words (a rephrasing), on the accent-folded text."""
+        mine, theirs = fold(self.query), fold(other.query)
+        return bool(mine and theirs) and fuzz.token_set_ratio(mine, theirs) >= REPEATS
 
     @property
     def topic(self) -> str | None:
@@ -84,7 +85,7 @@ def answered_ids(conn: Any, lo: str, hi: str) -> set[int]:
             "select id, user_id, at, decision, feedback, entry_id, candidates, query from query_log "
             "where at >= ? and at < ? order by id", [lo, until]):
         by_user[row[1]].append(Asked(row[0], row[1], datetime.fromisoformat(row[2]), row[3] or "",
-                                     row[4] or "", row[5], tuple(_ids(row[6])), fold(row[7] or "")))
+                                     row[4] or "", row[5], tuple(_ids(row[6])), row[7] or ""))
     tickets: dict[int, list[datetime]] = defaultdict(list)
     for user_id, created in conn.execute(
             "select user_id, created_at from tickets where created_at >= ? and created_at < ? order by created_at",

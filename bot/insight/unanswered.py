@@ -156,9 +156,10 @@ def _merge(wordings: list[Cluster]) -> list[Cluster]:
 def _similar(gist_key: str, heads: list[str]) -> int | None:
     """The first cluster head this wording is one question with: nearly all its words shared
     (token_set_ratio), and not merely a few words inside a longer, different question (token_sort_ratio)."""
-    for _, _, index in process.extract(gist_key, heads, scorer=fuzz.token_set_ratio, score_cutoff=SIMILARITY,
+    # token_sort_ratio is the cheaper of the two: it picks the few heads worth the token_set comparison.
+    for _, _, index in process.extract(gist_key, heads, scorer=fuzz.token_sort_ratio, score_cutoff=SAME_ORDERED,
                                        limit=5):
-        if fuzz.token_sort_ratio(gist_key, heads[index]) >= SAME_ORDERED:
+        if fuzz.token_set_ratio(gist_key, heads[index]) >= SIMILARITY:
             return index
     return None
 

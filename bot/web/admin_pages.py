@@ -71,6 +71,8 @@ class AdminPages:
         self._snapshot: Snapshot | None = None
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._candidates: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        self._answers: dict[str, bool] = {}  # a cluster's wording -> the FAQ answers it now
+        self._answers_for = 0  # id() of the matcher `_answers` was made with
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -191,8 +193,13 @@ class AdminPages:
             conn.close()
         matcher = self.s.faq.matcher
         # The FAQ may answer a cluster now (a variant was added, an entry written): off the list.
-        kept = [c for c in clusters[:MAX_CLUSTERS] if matcher.match(c.text).decision != "answer"]
-        return kept, share
+        # Kept per FAQ version, so a new question costs one match, not one per cluster.
+        answers = self._answers if self._answers_for == id(matcher) else {}
+        for c in clusters[:MAX_CLUSTERS]:
+            if c.text not in answers:
+                answers[c.text] = matcher.match(c.text).decision == "answer"
+        self._answers, self._answers_for = answers, id(matcher)
+        return [c for c in clusters[:MAX_CLUSTERS] if not answers[c.text]], share
 
     # -- actions --------------------------------------------------------------------------------
 
