@@ -310,6 +310,16 @@ def m050_unanswered_marks(db: Database) -> None:
     db["tickets"].create_index(["user_id", "created_at"], index_name="tickets_user_created")
 
 
+@migrations()
+def m060_canned_replies(db: Database) -> None:
+    # Replies the technicians' team keeps for the common cases, picked on a ticket to fill the reply box.
+    db["canned_replies"].create(
+        {"id": int, "title": str, "text": str, "updated_by": str, "updated_at": str},
+        pk="id", not_null={"title", "text"},
+    )
+    db["canned_replies"].create_index(["title", "id"])
+
+
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)
