@@ -38,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -170,6 +171,9 @@ async def measure(db_path: Path, n: int, clients: int, think: float, seed: int) 
             tickets = services.db.execute("select count(*) from tickets where status = 'closed'").fetchone()[0]
             running = await start_bot(services, {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_BASE_URL": tg.url})
             try:
+                for thread in threading.enumerate():  # the FAQ checks after start: not part of either phase
+                    if thread.name == "faq-checks":
+                        await asyncio.to_thread(thread.join)
                 await replies(tg, mix[:20])  # warm-up
                 idle = await replies(tg, mix[20:20 + n])
                 child = await asyncio.create_subprocess_exec(
