@@ -22,7 +22,7 @@ from bot.desk.incidents import Incidents
 from bot.desk.people import People
 from bot.desk.tickets import TicketStore
 from bot.desk.workhours import WorkingHours
-from bot.knowledge.base import province_file
+from bot.knowledge.base import MAX_TITLE_CHARS, province_file
 from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
@@ -36,9 +36,10 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 60.0
 # What each channel can show, so the core words prompts truthfully ("bấm" only where there are
 # buttons, "gõ số" where choices are numbered, the share-phone button only on Telegram) and
-# shortens labels only where a button must fit a phone screen.
+# shortens labels only where a button must fit a phone screen (an FAQ entry's `title` fits, and
+# `faq check` warns of a longer question that has none).
 CHANNEL_TRAITS: dict[str, ChannelTraits] = {
-    "telegram": ChannelTraits(buttons=True, numbered=False, share_contact=True, label_limit=40),
+    "telegram": ChannelTraits(buttons=True, numbered=False, share_contact=True, label_limit=MAX_TITLE_CHARS),
     "web": ChannelTraits(buttons=True, numbered=False),
     "zalo_oa": ChannelTraits(buttons=True, numbered=True),  # ≤ 5 buttons, else numbered lines: never cut
     "zalo": ChannelTraits(buttons=False, numbered=True),

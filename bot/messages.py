@@ -396,6 +396,102 @@ WEB_TRY_AGAIN = (
 )
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
+# Personal data in a logged question, as the unanswered list shows it (bot/insight/unanswered.py).
+MASKED_EMAIL = "[e-mail]"
+MASKED_PHONE = "[số điện thoại]"
+MASKED_ID_NUMBER = "[số giấy tờ]"
+UNANSWERED_DISMISSED = "Đã bỏ qua \"{text}\": không hiện trong danh sách nữa."
+UNANSWERED_SNOOZED = "Đã tạm ẩn \"{text}\" trong {days} ngày."
+UNANSWERED_INTRO = (
+    "Câu hỏi {days} ngày qua mà FAQ chưa trả lời được, gom theo cách hỏi giống nhau. Không tính lời chào, "
+    "cảm ơn, biểu tượng cảm xúc, câu đã chuyển kỹ thuật viên và tin nhắn lúc cán bộ đang có yêu cầu mở; "
+    "e-mail, số điện thoại, số giấy tờ được che."
+)
+# The honest "answered" (bot/insight/answered.py, docs/insight.md): the figure and how it is counted.
+ANSWERED_FIGURE = "Trả lời được: {percent} trong {questions} câu hỏi {days} ngày qua."
+ANSWERED_HOW = (
+    "Tính là trả lời được khi cán bộ bấm “Đã giải quyết”, hoặc bot trả lời (hay cán bộ chọn một câu trong "
+    "danh sách gợi ý) rồi trong {minutes} phút cán bộ không hỏi lại cùng chủ đề và không gửi yêu cầu hỗ trợ. "
+    "Danh sách gợi ý không ai chọn không tính."
+)
+
+# -- the web chat, live (bot/web/chat_pages.py, templates/chat*.html) -----------------------------
+
+CHAT_TITLE = "Hỏi đáp kỹ thuật"
+CHAT_WELCOME_TITLE = "Bắt đầu từ đây"
+CHAT_WELCOME_STEPS = (
+    "Gõ câu hỏi vào ô dưới cùng rồi bấm Gửi. Có dấu hay không dấu đều được, ví dụ: \"quên mật khẩu một cửa\".",
+    "Hướng dẫn chưa giải quyết được: bấm \"Báo sự cố\" để gửi yêu cầu cho kỹ thuật viên của tỉnh, "
+    "kèm ảnh chụp màn hình lỗi nếu có.",
+    "Kỹ thuật viên trả lời ngay trên trang này, không cần tải lại trang.",
+)
+CHAT_REGISTER_FIRST = (
+    "Lần đầu dùng: bấm \"Đăng ký\" (một lần, khoảng 1 phút) để kỹ thuật viên biết anh/chị ở xã, phường nào "
+    "và gọi lại được khi cần."
+)
+CHAT_QUICK_REGISTER = "📝 Đăng ký"
+CHAT_TEXT_LABEL = "Câu hỏi hoặc tin nhắn"
+CHAT_TEXT_PLACEHOLDER = "Gõ câu hỏi, ví dụ: quên mật khẩu một cửa"
+CHAT_ATTACH_LABEL = "📎 Đính kèm ảnh chụp màn hình"
+CHAT_SEND = "Gửi"
+CHAT_LINK_TITLE = "Vào trang hỏi đáp"
+CHAT_LINK_CODE_LABEL = "Mã 8 ký tự bot gửi cho anh/chị"
+CHAT_LINK_ENTER = "Vào"
+CHAT_RETRY = "Thử lại"
+CHAT_OFFLINE = "Mất kết nối, đang thử kết nối lại… Tin nhắn mới vẫn được tải mỗi vài giây."
+
+# -- the technicians' console, live (bot/web/desk_pages.py, templates/desk_*.html) -------------------
+
+DESK_QUEUE_TITLE = "Hàng đợi yêu cầu"
+DESK_LIVE_ON = "Tự cập nhật khi có thay đổi"
+DESK_LIVE_OFF = "Mất kết nối cập nhật tự động; tải lại trang để xem mới nhất."
+DESK_SOUND = "🔔 Báo tiếng khi có yêu cầu mới"
+DESK_NEW_TICKETS = "{n} yêu cầu mới"
+DESK_BACK_TO_QUEUE = "← Hàng đợi"
+DESK_CONVERSATION = "Trao đổi"
+DESK_BEFORE_REPORT = "Trước khi báo sự cố (trò chuyện với bot)"
+DESK_INTERNAL = "nội bộ, cán bộ không thấy"
+DESK_REPLY_LABEL = "Trả lời cán bộ (gửi tới kênh của cán bộ)"
+DESK_REPLY_SEND = "Gửi trả lời"
+DESK_CANNED_PICK = "Chọn câu trả lời mẫu…"
+DESK_CANNED_LABEL = "Câu trả lời mẫu"
+DESK_NOTE_LABEL = "Ghi chú nội bộ (cán bộ không thấy)"
+DESK_NOTE_SEND = "Ghi chú"
+DESK_CLAIM = "Nhận xử lý"
+DESK_WAIT = "Chờ cán bộ bổ sung"
+DESK_WAIT_PLACEHOLDER = "Cần cán bộ bổ sung gì?"
+DESK_RESOLVE = "Đã xử lý"
+DESK_RESOLVE_LABEL = "Cách xử lý (cán bộ đọc được)"
+DESK_TRANSFER = "Chuyển"
+DESK_TRANSFER_LABEL = "Chuyển sang nhóm"
+DESK_REOPEN = "Mở lại"
+DESK_FAQ_TITLE = "Gửi hướng dẫn từ câu hỏi thường gặp"
+DESK_FAQ_SEARCH = "Tìm hướng dẫn"
+DESK_FAQ_PLACEHOLDER = "ví dụ: token không nhận"
+DESK_FAQ_SEND = "Gửi hướng dẫn này"
+DESK_FAQ_NONE = "Không tìm thấy hướng dẫn nào khớp."
+FAQ_FROM_TECHNICIAN = "📘 Hướng dẫn: {question}\n\n{answer}"
+DESK_ATTACHMENTS = "Ảnh đính kèm"
+DESK_ACTIONS = "Xử lý"
+DESK_MORE_ACTIONS = "Thao tác khác"
+EVENT_TRANSFERRED = "chuyển sang {queue}"
+EVENT_ASSIGNED = "giao cho {name}"
+EVENT_STATUS_TO = "chuyển trạng thái: {status}"
+DESK_WHO_OFFICIAL = "👤 Cán bộ"
+DESK_WHO_BOT = "🤖 Bot"
+DESK_WHO_TECHNICIAN = "🛠 {name}"
+CANNED_TITLE = "Câu trả lời mẫu"
+CANNED_INTRO = "Câu trả lời cả nhóm dùng chung; chọn trong trang yêu cầu để điền sẵn vào ô trả lời."
+CANNED_NAME = "Tên ngắn"
+CANNED_TEXT = "Nội dung"
+CANNED_ADD = "Thêm câu trả lời mẫu"
+CANNED_SAVE = "Lưu"
+CANNED_DELETE = "Xoá"
+CANNED_EMPTY = "Chưa có câu trả lời mẫu nào."
+CANNED_MISSING = "Cần cả tên ngắn và nội dung."
+CANNED_SAVED = "Đã lưu câu trả lời mẫu \"{title}\"."
+CANNED_DELETED = "Đã xoá câu trả lời mẫu."
+CANNED_MANAGE = "Sửa câu trả lời mẫu"
 
 # -- operational alerts to admins (bot/ops/alerts.py) ---------------------------------------
 

@@ -236,6 +236,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
 
     app = create_web_app(health, routes, parse_networks(config.web.trusted_proxies))
     app.add_routes(console_pages)
+    app.on_shutdown.append(console.live.close)  # open live streams end, so stopping does not wait for them
     if env.get("METRICS_TOKEN"):  # off unless a scraper has a token: nothing is open by address
         app.router.add_get("/metrics", metrics_handler(config.database, env["METRICS_TOKEN"],
                                                        services.clock))

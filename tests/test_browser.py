@@ -295,3 +295,65 @@ async def test_behind_a_proxy_an_official_links_the_chat_with_the_code_from_the_
     await browser.screenshot("chat-linked-answer")
     assert answer == answer_of(proxied_site, TOKEN_ENTRY)
     assert sorted(i.channel for i in services.people.identities(official.id)) == ["telegram", "web"]
+
+
+OFFICIAL_THANKS = "Em làm được rồi, cảm ơn anh"
+CANNED_TITLE, CANNED_TEXT = "Xoá cache", "Anh/chị xoá cache trình duyệt (Ctrl+Shift+Delete) rồi đăng nhập lại."
+
+
+@pytest.fixture
+def second_chromium() -> Iterator[object]:
+    """Another person's browser (its own profile and cookies), at a phone's width."""
+    require_tools()
+    profile = fresh_profile()
+    driver = start_chromium(profile)
+    driver.set_window_size(390, 844)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        remove_profile(profile)
+
+
+async def test_a_new_ticket_appears_live_and_a_canned_reply_reaches_the_chat_live(
+        browser: Browser, site: Site, second_chromium: object) -> None:
+    technician = browser
+    official = Browser(second_chromium, site.url)  # type: ignore[arg-type]
+    await create_first_admin(technician, site)
+    await technician.open("/console/canned")
+    await technician.fill("form#canned-new input[name=title]", CANNED_TITLE)
+    await technician.fill("form#canned-new textarea[name=text]", CANNED_TEXT)
+    await technician.submit("form#canned-new")
+    await technician.open("/console")
+    await technician.wait_for(lambda: "up" in technician.driver.find_element("id", "live-state").get_attribute("class"),
+                              "the queue's live stream to open")
+    await technician.script("window.__same_page = true")
+
+    await register(official)
+    await official.screenshot("chat-phone-registered")
+    await report_problem(official)
+
+    row = await technician.one('#queue tr.ticket[data-id="1"]')
+    assert await technician.script("return window.__same_page === true")  # it came without a reload
+    title = await technician.wait_for(lambda: technician.driver.title.startswith("(1) ") and technician.driver.title,
+                                      "the new-ticket count in the tab's title")
+    await technician.screenshot("console-queue-new-ticket-live")
+    assert title.startswith("(1) " + msg.DESK_QUEUE_TITLE)
+    await technician.click("a.open", within=row)
+    await technician.submit("form#claim")
+    await official.script("window.__same_page = true")
+    await technician.choose("select#canned", "1")
+    filled = await technician.script("return document.getElementById('reply-text').value")
+    await technician.screenshot("console-ticket-canned-reply")
+    await technician.submit("form#reply")
+    relayed = await official.wait_bot(CANNED_TEXT)
+    await official.screenshot("chat-phone-canned-reply-live")
+    assert (filled, relayed, await official.script("return window.__same_page === true")) == (
+        CANNED_TEXT, msg.TECHNICIAN_SAYS.format(code="#1", text=CANNED_TEXT), True)
+
+    await technician.script("window.__same_page = true")  # the ticket page, open after the reply
+    await official.say(OFFICIAL_THANKS, "#1")  # within the context window: it goes into the ticket
+    await technician.wait_for(lambda: OFFICIAL_THANKS in technician.driver.find_element("id", "events").text,
+                              "the official's message on the open ticket page")
+    await technician.screenshot("console-ticket-conversation-live")
+    assert await technician.script("return window.__same_page === true")

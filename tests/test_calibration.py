@@ -87,3 +87,27 @@ def test_faq_check_warns_when_the_fit_saw_another_faq(tmp_path: Path, small_kb: 
     [warning] = stale_fit(tmp_path, changed)
     assert (warning.level, warning.file) == ("warning", str(tmp_path / FIT_FILE))
     assert "python -m bot matcher fit" in warning.message
+
+
+def test_the_shipped_fit_was_fitted_on_the_shipped_faq() -> None:
+    assert stale_fit(REPO / "knowledge", load_knowledge(REPO / "knowledge")) == []
+
+
+def test_fitting_also_asks_small_faqs_of_two_phrasings_an_entry() -> None:
+    from bot.language.fitting import THIN_PHRASINGS, _thinned
+
+    entry = Entry("e", "Câu hỏi", "Trả lời", variants=("cách hỏi một", "cách hỏi hai", "cách hỏi ba"))
+    assert THIN_PHRASINGS == 2
+    assert _thinned(entry).phrasings == ("Câu hỏi", "cách hỏi một")
+
+
+def test_the_shipped_decision_answers_a_lost_phone_with_vneid_asked_casually() -> None:
+    from bot.config import load_config
+    from bot.language.calibration import load_decider
+    from bot.language.matching import Matcher
+
+    config = load_config(REPO / "config.yaml")
+    kb = load_knowledge(REPO / "knowledge")
+    matcher = Matcher(kb, config.matcher, load_decider(REPO / "knowledge", config.matcher.target_error_rate))
+    result = matcher.match("chủ tịch xã mất đt, vneid giờ làm sao")
+    assert (result.decision, result.entry_id) == ("answer", "vneid-doi-dien-thoai")

@@ -348,14 +348,34 @@ def test_prompts_say_how_to_choose_on_each_channel(bot: Bot, channel: str, pick:
 
 def test_labels_are_whole_on_text_channels_and_short_on_button_channels(bot: Bot) -> None:
     (numbered,) = say_on(bot, "zalo", "quên mật khẩu")
-    questions = [bot.services.faq.kb.entry(e).question
-                 for e in json.loads(bot.services.db["query_log"].get(1)["candidates"])]
+    entries = [bot.services.faq.kb.entry(e) for e in json.loads(bot.services.db["query_log"].get(1)["candidates"])]
+    questions = [e.question for e in entries]
     assert [c.label for c in numbered.choices[:-1]] == questions  # never cut
     (buttons,) = say_on(bot, "telegram", "quên mật khẩu")
     assert buttons.text.split("\n")[1:] == [f"{n}. {q}" for n, q in enumerate(questions, 1)]
-    for n, (label, question) in enumerate(zip([c.label for c in buttons.choices], questions, strict=False), 1):
-        stem = label.removeprefix(f"Câu {n}: ").removesuffix("…")
-        assert len(stem) <= 40 and (stem == question or question.startswith(stem + " "))  # cut between words
+    # Every long question has a title written for the button; a short one is its own label.
+    shown = [e.title or e.question for e in entries]
+    assert [c.label for c in buttons.choices[:-1]] == [
+        msg.CLARIFY_BUTTON.format(n=n, title=t) for n, t in enumerate(shown, 1)]
+    assert max(len(t) for t in shown) <= 40
+
+
+def test_a_long_question_without_a_title_is_cut_between_words_on_buttons(tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from tests.harness import REPO
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(REPO / "knowledge", knowledge)
+    path = knowledge / "national" / "faq" / "vneid.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("    title: Dân quên mật khẩu VNeID\n", "", 1), encoding="utf-8")
+    bot = Bot(dataclasses.replace(make_config(tmp_path), knowledge_dir=knowledge))
+    (reply,) = say_on(bot, "telegram", "quên mật khẩu")
+    n = json.loads(bot.services.db["query_log"].get(1)["candidates"]).index("vneid-dan-quen-mat-khau") + 1
+    assert reply.choices[n - 1].label == msg.CLARIFY_BUTTON.format(
+        n=n, title="Công dân không nhớ mật khẩu VNeID thì…")  # 40 at most, never mid-word
 
 
 def test_an_faq_title_is_the_button_label(tmp_path: Path) -> None:

@@ -66,6 +66,28 @@ def test_changing_an_entry_touches_only_its_lines_and_keeps_comments_and_order(e
     assert after.splitlines()[:2] == before.splitlines()[:2]  # the file's header comments
 
 
+def test_a_title_is_written_beside_the_question_kept_on_edits_and_warned_of_when_missing(
+        editor: FaqEditor) -> None:
+    entry = editor.faq.kb.entry("mang-mat-internet")
+    assert entry is not None
+    path = Path(entry.file)
+    before = path.read_text(encoding="utf-8")
+    titled = editor.save(EntryForm(**{**EntryForm.of(entry).__dict__, "title": "Cả xã mất internet"}),
+                         who="admin:lan", original_id=entry.id)
+    after = path.read_text(encoding="utf-8")
+    assert titled.ok and after == before.replace(
+        "    question: Cả trụ sở xã mất mạng internet\n",
+        "    question: Cả trụ sở xã mất mạng internet\n    title: Cả xã mất internet\n")
+    kept = editor.faq.kb.entry("mang-cham-wifi-yeu")
+    assert kept is not None and EntryForm.of(kept).title == "Mạng chậm, wifi chập chờn"  # the form carries it
+
+    too_long = editor.save(EntryForm(**{**NEW.__dict__, "title": "x" * 41}), who="admin:lan")
+    untitled = editor.save(NEW, who="admin:lan")
+    assert (untitled.ok, untitled.warnings) == (True, [
+        "the question is 45 characters, longer than a button shows (40); add a short 'title' for the button"])
+    assert too_long.errors == {"title": ["title is 41 characters; at most 40"]}
+
+
 def test_an_edit_with_an_error_is_refused_at_its_field_and_nothing_changes(editor: FaqEditor) -> None:
     files = _file_texts(editor)
     taken = editor.faq.kb.entry("mang-mat-internet").question  # type: ignore[union-attr]

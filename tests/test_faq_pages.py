@@ -110,3 +110,9 @@ async def test_the_preview_measures_the_answer_against_each_channels_limit(admin
     answer = admin.services.faq.kb.entry("mang-mat-internet").answer  # type: ignore[union-attr]
     for channel, limit in (("telegram", 4096), ("zalo", 2000), ("web", 4000)):
         assert f"{len(answer)}/{limit} ký tự" in page.split(f'id="preview-{channel}"')[1].split("</section>")[0]
+
+
+async def test_the_edit_page_holds_the_entrys_button_title_so_a_save_keeps_it(admin: Console) -> None:
+    page = await (await admin.client.get("/admin/faq/attt-ma-hoa-du-lieu")).text()
+    assert re.findall(r'<input type="text" id="title" name="title" value="([^"]*)"', page) == [
+        "Tệp bị đổi đuôi, đòi tiền chuộc"]

@@ -8,12 +8,17 @@ import pytest
 
 from bot.knowledge.base import (
     MAX_ANSWER_CHARS,
+    MAX_TITLE_CHARS,
     KnowledgeError,
     Problem,
     layer_dirs,
     load_knowledge,
     province_file,
 )
+from bot.config import load_config
+from bot.knowledge.check import button_labels, check
+
+REPO = Path(__file__).resolve().parent.parent
 
 SYSTEMS = """\
 version: 1
@@ -178,6 +183,54 @@ def test_the_shipped_knowledge_base_loads_without_errors() -> None:
     assert len(kb.entries) >= 80
     assert len({e.system for e in kb.entries}) >= 10
     assert all(e.system in kb.systems for e in kb.entries)
+
+
+def test_the_shipped_entries_all_have_a_button_label_that_fits_and_is_their_own() -> None:
+    kb = load_knowledge(Path(__file__).resolve().parent.parent / "knowledge")
+    assert button_labels(kb) == []
+
+
+LABELS = """\
+version: 1
+entries:
+  - id: cks-token-khong-nhan
+    system: cks
+    question: Cắm USB token vào máy tính nhưng không nhận, báo không tìm thấy chứng thư số
+    answer: Cắm sang cổng USB khác.
+  - id: cks-token-bi-khoa
+    system: cks
+    question: Nhập sai mã PIN nhiều lần, token chữ ký số bị khóa
+    title: Token ký số có vấn đề
+    answer: Dừng ngay, không thử thêm.
+  - id: cks-het-han
+    system: cks
+    question: Chứng thư số trên token đã hết hạn hoặc sắp hết hạn
+    title: token  KÝ SỐ có vấn đề
+    answer: Xem hạn chứng thư.
+  - id: may-token
+    question: Máy tính mới chưa nhận token chữ ký số của Ban Cơ yếu
+    title: Token ký số có vấn đề
+    answer: Cài driver token.
+  - id: cks-doi-pin
+    system: cks
+    question: Đổi mã PIN của token chữ ký số
+    answer: Mở phần mềm quản lý token.
+"""
+
+
+def test_a_long_question_without_a_title_and_a_label_shared_within_a_system_are_warned(tmp_path: Path) -> None:
+    folder = make_kb(tmp_path, LABELS)
+    faq = folder / "faq" / "test.yaml"
+    warned = button_labels(load_knowledge(folder))
+    assert [p for p in check(folder, None, load_config(REPO / "config.yaml").matcher) if "button" in p.message] == (
+        warned)  # `faq check`, reloads and the FAQ editor all report them
+    assert [str(p) for p in warned] == [
+        f"{faq}:3: [cks-token-khong-nhan] warning: the question is 76 characters, longer than a button shows "
+        f"({MAX_TITLE_CHARS}); add a short 'title' for the button",
+        f"{faq}:12: [cks-het-han] warning: the button label 'token  KÝ SỐ có vấn đề' is also entry "
+        "cks-token-bi-khoa's, in the same system; give one a different 'title' so officials can tell "
+        "the two buttons apart",
+    ]  # the same title in another system, and a short question without one, are fine
 
 
 def write(path: Path, text: str) -> Path:

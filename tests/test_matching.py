@@ -131,3 +131,36 @@ def test_a_word_takes_the_sense_of_the_word_beside_it(small_kb: KnowledgeBase) -
     assert matcher.rank("hồ sơ của dân bị treo mấy hôm nay")[0].entry_id == "ho-so-ket"
     assert matcher.rank("hs bị đơ không chuyển được")[0].entry_id == "ho-so-ket"
     assert matcher.rank("máy bị treo suốt")[0].entry_id == "may-treo"
+
+
+def test_an_unaccented_word_that_is_also_a_stopword_is_content_only_beside_its_faq_neighbour(
+        small_kb: KnowledgeBase) -> None:
+    # "cua" is của (of) or cửa (một cửa), "xa" xã or xa (từ xa), "nhe" nhé or nhẹ.
+    entries = (
+        Entry("motcua-quen", "Quên mật khẩu phần mềm một cửa", "Bấm Quên mật khẩu."),
+        Entry("cks-tu-xa", "Chủ tịch ký số từ xa trên điện thoại", "Cài ứng dụng ký số."),
+        Entry("pdf-nhe", "Làm file PDF nhẹ hơn để tải lên", "Nén file."),
+    )
+    matcher = Matcher(dataclasses.replace(small_kb, entries=entries), MatcherConfig())
+    stops = [[(t.folded, t.stop) for t in matcher.analyzer.readings(q)[0]]
+             for q in ("quen mat khau mot cua", "dt cua chu tich xa", "ky so tu xa", "cam on nhe")]
+    assert stops == [
+        [("quen", False), ("mat", False), ("khau", False), ("mot", False), ("cua", False)],
+        [("dien", False), ("thoai", False), ("cua", True), ("chu", False), ("tich", False), ("xa", True)],
+        [("chu", False), ("ki", False), ("so", False), ("tu", False), ("xa", False)],  # ký số: chữ ký số
+        [("cam", True), ("on", True), ("nhe", True)],
+    ]
+    assert matcher.match("cam on nhe").decision == "none"
+
+
+def test_the_heaviest_word_an_entry_lacks_is_a_feature_of_the_match(small_kb: KnowledgeBase) -> None:
+    entries = (
+        Entry("so-dien-thoai-so", "Số điện thoại của Sở là bao nhiêu", "Xem danh bạ."),
+        Entry("gia-danh", "Tin nhắn giả danh chủ tịch nhờ chuyển tiền", "Không chuyển."),
+    )
+    matcher = Matcher(dataclasses.replace(small_kb, entries=entries), MatcherConfig())
+    in_words = matcher.features("số điện thoại của sở")
+    other_person = matcher.features("số điện thoại của chủ tịch xã")
+    assert (in_words["heaviest_missing"], round(other_person["heaviest_missing"], 2)) == (0.0, 0.35)
+    # The runner-up (the impersonation entry, which names "chủ tịch") scores 0.44 of the best.
+    assert (round(other_person["score_ratio"], 2), round(other_person["coverage_lead"], 2)) == (0.44, 0.31)

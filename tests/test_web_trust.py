@@ -177,7 +177,7 @@ async def test_the_setup_form_checks_what_it_is_given(site: Site) -> None:
                                       ("quantri", PASSWORD, PASSWORD + "x")):
         page = await (await site.client.post("/setup", data={"csrf": csrf, "username": username,
                                                              "password": password, "again": again})).text()
-        problems.append(re.search(r'<p class="error">([^<]+)</p>', page).group(1))  # type: ignore[union-attr]
+        problems.append(re.search(r'<p class="error" id="setup-error"[^>]*>([^<]+)</p>', page).group(1))  # type: ignore[union-attr]
     assert problems == [msg.SETUP_BAD_NAME, msg.SETUP_SHORT_PASSWORD, msg.SETUP_PASSWORDS_DIFFER]
     assert not site.accounts().has_admin()
 

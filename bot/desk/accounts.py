@@ -82,6 +82,12 @@ class Session:
     csrf: str
 
 
+def fresh_session(username: str | None = None, chat_ref: str | None = None) -> Session:
+    """A new session's random token, chat and CSRF token: not stored yet (see Accounts.save_session)."""
+    return Session(secrets.token_urlsafe(32), username, chat_ref or f"b{secrets.token_hex(8)}",
+                   secrets.token_urlsafe(24))
+
+
 class Accounts:
     def __init__(self, db: Database, people: People, clock: Callable[[], datetime]) -> None:
         self.db = db
@@ -123,8 +129,11 @@ class Accounts:
     # -- sessions ---------------------------------------------------------------------
 
     def new_session(self, username: str | None = None, chat_ref: str | None = None) -> Session:
-        session = Session(secrets.token_urlsafe(32), username, chat_ref or f"b{secrets.token_hex(8)}",
-                          secrets.token_urlsafe(24))
+        return self.save_session(fresh_session(username, chat_ref))
+
+    def save_session(self, session: Session) -> Session:
+        """Store a session made by `fresh_session` (the web console does it on the writer thread)."""
+        username = session.username
         now = self.clock()
         with self.db.atomic():
             self.db["web_sessions"].insert({

@@ -38,7 +38,7 @@ _THANKS = _keys("cảm ơn", "cám ơn", "camon", "thanks", "thank", "tks", "tha
 _HELLO = _keys("xin chào", "chào", "chaoo", "hello", "hi", "alo", "alô", "chào buổi sáng",
                "chào buổi chiều")
 _FILLER = {
-    "a", "e", "em", "anh", "chi", "ban", "bot", "oi", "ad", "admin", "nhe", "nha", "nhieu", "a", "ak", "ah",
+    "a", "e", "em", "anh", "chi", "ban", "bot", "oi", "ad", "admin", "nhe", "nha", "nhieu", "ak", "ah",
     "u", "uh", "um", "da", "vang", "roi", "ca", "buoi", "sang", "chieu", "toi", "ma", "minh",
     "hihi", "haha", "hehe", "ok", "oke", "okie", "okay", "duoc", "dc", "on", "cam", "xin", "chao", "hello",
     "hi", "alo", "thanks", "thank", "you", "tks", "camon", "chaoo", "ha", "vay", "the",

@@ -37,10 +37,12 @@ from bot.desk.actions import Desk
 from bot.desk.chatter import chatter, is_cancel, menu_word, stars
 from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
+from bot.desk.registration import Registration
+from bot.desk.replies import MATCH_CHARS, MENU, short
 from bot.desk.state import State
 from bot.desk.tickets import Ticket, TicketError, TicketStore
 from bot.desk.workhours import WorkingHours
-from bot.knowledge.communes import Commune, match_commune
+from bot.knowledge.communes import Commune
 from bot.knowledge.live import Faq
 from bot.language.matching import MatchResult
 from bot.language.text import fold
@@ -50,8 +52,6 @@ from bot.store.outbox import enqueue, iso
 
 log = logging.getLogger(__name__)
 
-MATCH_CHARS = 1000  # the matcher reads the start of a very long message
-_PHONE = re.compile(r"^\+?[0-9][0-9 .\-]{7,14}[0-9]$")
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 STAFF_COMMANDS = {
@@ -70,7 +70,7 @@ PROBLEM_LOOKBACK = timedelta(minutes=30)  # a report started from the menu began
 TRANSCRIPT_HEAD = 3  # messages kept from the start of a long problem, before the gap
 
 
-class Engine:
+class Engine(Registration):
     """The channel-independent conversation: staff flows here, technician commands in Desk."""
 
     def __init__(self, db: Database, config: Config, faq: Faq, people: People, tickets: TicketStore,
@@ -398,7 +398,7 @@ class Engine:
         text = msg.WELCOME.format(pick=self._pick(channel, msg.MENU_REPORT.split(" ", 1)[1]))
         if not person.registered:
             text += "\n\n" + msg.WELCOME_REGISTER_HINT
-        return Reply(text, _MENU)
+        return Reply(text, MENU)
 
     def _help(self, person: Person) -> Reply:
         text = msg.HELP_STAFF
@@ -406,7 +406,7 @@ class Engine:
             text += "\n\n" + msg.HELP_TECHNICIAN
         if person.is_admin:
             text += "\n\n" + msg.HELP_ADMIN
-        return Reply(text, _MENU)
+        return Reply(text, MENU)
 
     # -- the FAQ --------------------------------------------------------------------
 
@@ -414,7 +414,7 @@ class Engine:
         kind = chatter(text)
         if kind is not None:
             return [Reply({"thanks": msg.SMALLTALK_THANKS, "hello": msg.SMALLTALK_HELLO,
-                           "ok": msg.SMALLTALK_OK}[kind], _MENU)]
+                           "ok": msg.SMALLTALK_OK}[kind], MENU)]
         result = self.faq.matcher.match(text[:MATCH_CHARS])
         qid = self._log_query(person, inc.channel, text, result)
         kb = self.faq.kb
@@ -498,142 +498,6 @@ class Engine:
     def _feedback(self, qid: int, feedback: str) -> None:
         self.db["query_log"].update(qid, {"feedback": feedback})
 
-    # -- registration and the profile -----------------------------------------------------
-
-    def _start_registration(self, person: Person, state: State, then: dict | None) -> list[Reply]:
-        if person.registered:
-            return [Reply(msg.ALREADY_REGISTERED.format(name=person.full_name or ""), _MENU)]
-        if person.status == "pending":
-            return [Reply(msg.REGISTRATION_PENDING)]
-        state.name, state.data = "reg", {"step": "commune", "then": then}
-        return [Reply(msg.REG_ASK_COMMUNE)]
-
-    def _profile(self, person: Person, channel: str, state: State) -> list[Reply]:
-        """The official's profile, with a choice per field to change it (unregistered: register)."""
-        if not person.registered:
-            return self._start_registration(person, state, then=None)
-        state.name, state.data = "idle", {}
-        commune = next((c.name for c in self.communes if c.id == person.commune_id), person.commune_id or "?")
-        text = msg.PROFILE.format(commune=commune, name=person.full_name or "?",
-                                  title=person.job_title or "?", phone=person.phone or "?")
-        return [Reply(text, tuple(Choice(label, f"prof:{field}") for field, label in msg.BTN_EDIT.items()))]
-
-    def _on_profile_action(self, kind: str, arg: str, inc: Incoming, person: Person,
-                           state: State) -> list[Reply]:
-        if kind == "prof":
-            if not person.registered or arg not in msg.BTN_EDIT:
-                return [Reply(msg.STALE_BUTTON)]
-            state.name, state.data = "reg", {"step": arg, "edit": True}
-            return [self._ask_step(arg, inc.channel)]
-        if state.name != "reg" or state.data.get("step") not in ("commune", "commune_confirm"):
-            return [Reply(msg.STALE_BUTTON)]
-        if kind == "regq":  # what was typed as a commune was a question: leave registering, answer it
-            typed = state.data.get("typed", "")
-            state.name, state.data = "idle", {}
-            return self._ask_faq(typed, inc, person, state) if typed else [Reply(msg.ASK_PROMPT)]
-        if arg == "retype":
-            state.data["step"] = "commune"
-            return [Reply(msg.REG_RETYPE_COMMUNE)]
-        commune = next((c for c in self.communes if c.id == arg), None)
-        return self._reg_commune(commune, inc.channel, person, state) if commune else [Reply(msg.STALE_BUTTON)]
-
-    def _ask_step(self, step: str, channel: str) -> Reply:
-        if step == "commune":
-            return Reply(msg.PROFILE_ASK_COMMUNE)
-        if step == "name":
-            return Reply(msg.PROFILE_ASK_NAME)
-        if step == "title":
-            return Reply(msg.PROFILE_ASK_TITLE)
-        return self._ask_phone(channel)
-
-    def _ask_phone(self, channel: str, bad: bool = False) -> Reply:
-        contact = self._trait(channel).share_contact
-        if bad:
-            return Reply(msg.REG_BAD_PHONE, request_contact=contact)
-        return Reply(msg.REG_ASK_PHONE_CONTACT if contact else msg.REG_ASK_PHONE, request_contact=contact)
-
-    def _on_registration(self, inc: Incoming, person: Person, state: State) -> list[Reply]:
-        step = state.data.get("step")
-        text = inc.text.strip()
-        if step == "phone" and inc.contact_phone:
-            text = inc.contact_phone
-        if not text:
-            return [Reply(msg.REG_NEED_TEXT)]
-        if step in ("commune", "commune_confirm"):
-            return self._reg_commune_typed(text, inc, person, state)
-        if step == "name":
-            return self._reg_field(person, state, inc.channel, "full_name", text[:100], next_step="title")
-        if step == "title":
-            return self._reg_field(person, state, inc.channel, "job_title", text[:100], next_step="phone")
-        if step == "phone":
-            if not _PHONE.match(text):
-                return [self._ask_phone(inc.channel, bad=True)]
-            phone = re.sub(r"[ .\-]", "", text)
-            if state.data.get("edit"):
-                return self._save_profile(person, state, inc.channel, phone=phone)
-            return self._finish_registration(phone, person, state)
-        state.name, state.data = "idle", {}
-        return [Reply(msg.STALE_BUTTON)]
-
-    def _reg_commune_typed(self, text: str, inc: Incoming, person: Person, state: State) -> list[Reply]:
-        """A typed commune is kept only when it is the current name; anything looser is confirmed."""
-        match = match_commune(self.communes, text)
-        if match.exact:
-            return self._reg_commune(match.candidates[0], inc.channel, person, state)
-        state.data["step"] = "commune"
-        if not match.candidates:
-            state.data["typed"] = text[:MATCH_CHARS]
-            return [Reply(msg.REG_COMMUNE_UNKNOWN.format(text=_short(text)),
-                          (Choice(msg.BTN_IT_IS_A_QUESTION, "regq"),))]
-        if len(match.candidates) == 1:
-            commune = match.candidates[0]
-            state.data["step"] = "commune_confirm"
-            text_out = (msg.REG_CONFIRM_FORMER.format(former=match.former[:1].upper() + match.former[1:],
-                                                      commune=commune.name)
-                        if match.former else msg.REG_CONFIRM_COMMUNE.format(commune=commune.name))
-            return [Reply(text_out, (Choice(msg.BTN_YES, f"com:{commune.id}"), Choice(msg.BTN_NO_RETYPE, "com:retype")))]
-        return [Reply(msg.REG_COMMUNE_PICK, tuple(Choice(c.name, f"com:{c.id}") for c in match.candidates)
-                      + (Choice(msg.BTN_NO_RETYPE, "com:retype"),))]
-
-    def _reg_commune(self, commune: Commune, channel: str, person: Person, state: State) -> list[Reply]:
-        if state.data.get("edit"):
-            return self._save_profile(person, state, channel, commune_id=commune.id)
-        state.data.pop("typed", None)
-        state.data.update(step="name", commune_id=commune.id)
-        return [Reply(msg.REG_ASK_NAME.format(commune=commune.name))]
-
-    def _reg_field(self, person: Person, state: State, channel: str, field: str, value: str,
-                   next_step: str) -> list[Reply]:
-        if state.data.get("edit"):
-            return self._save_profile(person, state, channel, **{field: value})
-        state.data.update({"step": next_step, field: value})
-        return [Reply(msg.REG_ASK_TITLE) if next_step == "title" else self._ask_phone(channel)]
-
-    def _save_profile(self, person: Person, state: State, channel: str, **fields: str) -> list[Reply]:
-        person = self.people.update(person.id, **fields)
-        replies = [Reply(msg.PROFILE_SAVED)]
-        return replies + self._profile(person, channel, state)
-
-    def _finish_registration(self, phone: str, person: Person, state: State) -> list[Reply]:
-        data = state.data
-        approval = self.config.people.require_approval and not person.is_technician
-        person = self.people.update(person.id, full_name=data["full_name"], job_title=data["job_title"],
-                                    phone=phone, commune_id=data["commune_id"],
-                                    status="pending" if approval else "active")
-        commune = next((c.name for c in self.communes if c.id == data["commune_id"]), data["commune_id"])
-        then = data.get("then")
-        state.name, state.data = "idle", {}
-        if approval:
-            self.desk.ask_admins_to_approve(person, commune)
-            return [Reply(msg.REGISTRATION_WAITING)]
-        done = Reply(msg.REGISTERED.format(name=person.full_name, commune=commune))
-        if then:
-            return [done, *self._start_escalation(person, state, then.get("description", ""),
-                                                  then.get("system"), then.get("qid"),
-                                                  then.get("photos", []), then.get("channel", ""),
-                                                  since=then.get("since"))]
-        return [done]
-
     # -- reporting a problem ------------------------------------------------------------
 
     def _start_escalation(self, person: Person, state: State, description: str, system: str | None,
@@ -703,7 +567,7 @@ class Engine:
         if kind == "urg" and data.get("step") == "urgency" and arg in msg.URGENCY_LABELS:
             data.update(urgency=arg, step="confirm")
             return [Reply(msg.ESC_CONFIRM.format(
-                system=self.tickets.system_name(data["system"]), description=_short(data["description"], 500),
+                system=self.tickets.system_name(data["system"]), description=short(data["description"], 500),
                 photos=len(data["photos"]), urgency=msg.URGENCY_LABELS[arg]),
                 (Choice(msg.BTN_SEND, "step:send"), Choice(msg.BTN_CANCEL, "cancel")))]
         if kind == "step" and arg == "send" and data.get("step") == "confirm":
@@ -713,7 +577,7 @@ class Engine:
     def _ask_description(self, data: dict, channel: str) -> list[Reply]:
         data["step"] = "description"
         if data.get("description"):
-            return [Reply(msg.ESC_DESCRIPTION_PREFILLED.format(text=_short(data["description"], 300),
+            return [Reply(msg.ESC_DESCRIPTION_PREFILLED.format(text=short(data["description"], 300),
                                                                pick=self._pick(channel, msg.BTN_KEEP)),
                           (Choice(msg.BTN_KEEP, "step:keep"), Choice(msg.BTN_CANCEL, "cancel")))]
         return [Reply(msg.ESC_ASK_DESCRIPTION, (Choice(msg.BTN_CANCEL, "cancel"),))]
@@ -804,13 +668,13 @@ class Engine:
     def _my_tickets(self, person: Person) -> Reply:
         tickets = self.tickets.of_user(person.id)
         if not tickets:
-            return Reply(msg.NO_TICKETS, _MENU)
+            return Reply(msg.NO_TICKETS, MENU)
         lines = [msg.MY_TICKETS]
         choices: list[Choice] = []
         for t in tickets:
             lines.append(msg.MY_TICKET_LINE.format(code=t.code, status=self.tickets.status_label(t),
                                                    system=self.tickets.system_name(t.system_id),
-                                                   description=_short(t.description, 60)))
+                                                   description=short(t.description, 60)))
             if t.is_open and len(choices) < 6:
                 choices.append(Choice(msg.BTN_ADD_INFO.format(code=t.code), f"add:{t.id}"))
                 choices.append(Choice(msg.BTN_WITHDRAW.format(code=t.code), f"withdraw:{t.id}"))
@@ -872,7 +736,7 @@ class Engine:
         if kind == "done":  # the ticket is looked up, so a forged "done:abc" is a stale button, not "#abc"
             ticket = self.tickets.visible_to(int(arg), person)
             state.name, state.data = "idle", {}
-            return [Reply(msg.LEFT_TICKET.format(code=ticket.code), _MENU)]
+            return [Reply(msg.LEFT_TICKET.format(code=ticket.code), MENU)]
         if kind == "rate":
             ticket_id, _, number = arg.partition(":")
             state.name, state.data = "idle", {}
@@ -963,13 +827,6 @@ class Engine:
         return replies
 
 
-_MENU = (
-    Choice(msg.MENU_ASK, "menu:ask"),
-    Choice(msg.MENU_REPORT, "menu:report"),
-    Choice(msg.MENU_TICKETS, "menu:tickets"),
-)
-
-
 def _offer(state: State, choices: Sequence[Choice]) -> None:
     state.data["choices"] = [c.action for c in choices]
     state.data["labels"] = [fold(c.label) for c in choices]
@@ -996,11 +853,6 @@ def _picked(text: str, state: State) -> tuple[str | None, Reply | None]:
     typed = fold(text)
     matches = [a for a, label in zip(options, labels, strict=False) if typed and typed == label]
     return (matches[0] if len(matches) == 1 else None), None
-
-
-def _short(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _cut_words(text: str, limit: int) -> str:

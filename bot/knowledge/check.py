@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.config import MatcherConfig
-from bot.knowledge.base import Entry, KnowledgeBase, KnowledgeError, Problem, load_knowledge
+from bot.knowledge.base import MAX_TITLE_CHARS, Entry, KnowledgeBase, KnowledgeError, Problem, load_knowledge
 from bot.knowledge.contacts import placeholder_problems
 from bot.language.calibration import FIT_FILE, faq_fingerprint, load_decider, load_fit
 from bot.language.matching import Matcher
@@ -179,6 +179,35 @@ def unsourced_citations(kb: KnowledgeBase) -> list[Problem]:
     return problems
 
 
+def button_labels(kb: KnowledgeBase) -> list[Problem]:
+    """Warnings for "did you mean" buttons an official could not read or tell apart.
+
+    A button shows an entry's `title`, or its question when that fits; a longer
+    question without a title is cut at MAX_TITLE_CHARS and reads like "Các tệp
+    trong máy bị đổi đuôi lạ, không…". Two entries of one system are the ones
+    most often offered together, so the same label on both leaves the official
+    guessing which button is theirs.
+    """
+    problems: list[Problem] = []
+    first: dict[tuple[str | None, str], Entry] = {}
+    for entry in kb.entries:
+        if not entry.title and len(entry.question) > MAX_TITLE_CHARS:
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"the question is {len(entry.question)} characters, longer than a button shows "
+                f"({MAX_TITLE_CHARS}); add a short 'title' for the button", entry.id, "warning"))
+            continue
+        label = entry.title or entry.question
+        key = (entry.system, " ".join(label.casefold().split()))
+        other = first.setdefault(key, entry)
+        if other is not entry:
+            problems.append(Problem(
+                entry.file, entry.line,
+                f"the button label '{label}' is also entry {other.id}'s, in the same system; give one "
+                "a different 'title' so officials can tell the two buttons apart", entry.id, "warning"))
+    return problems
+
+
 def contact_warnings(kb: KnowledgeBase) -> list[Problem]:
     """Contact values answers need but nobody has filled in, and contacts naming unknown systems."""
     problems = [p for p in placeholder_problems(((e.answer, e.file, e.line, e.id) for e in kb.entries),
@@ -297,13 +326,14 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None, config: Mat
 
 
 def _warnings_only(directory: Path, faq_files: Sequence[Path] | None, kb: KnowledgeBase) -> list[Problem]:
-    return (stale_fit(directory, kb) if faq_files is None else []) + unsourced_citations(kb) + contact_warnings(kb)
+    return (stale_fit(directory, kb) if faq_files is None else []) + unsourced_citations(kb) + (
+        button_labels(kb) + contact_warnings(kb))
 
 
 def warning_checks(directory: Path, matcher: Matcher, budget: float | None = None,
                    share: float | None = None) -> list[Problem]:
     """What `build_checked(..., warnings_later=True)` left out: entries too alike (as warnings),
-    a stale fit, answers citing facts without a source, contacts not filled in."""
+    a stale fit, answers citing facts without a source, button labels, contacts not filled in."""
     kb = matcher.kb
     return sorted(confusable_entries(kb, matcher, "warning", budget, share)) + _warnings_only(directory, None, kb)
 

@@ -39,7 +39,7 @@ from bot import messages as msg
 from bot.knowledge.base import Entry, Problem, layer_dirs
 from bot.knowledge.live import Faq
 
-FIELDS = ("id", "system", "question", "variants", "answer", "tags", "source", "reviewed")
+FIELDS = ("id", "system", "question", "title", "variants", "answer", "tags", "source", "reviewed")
 ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,60}$")
 _write_lock = threading.Lock()  # one edit of the files at a time, whichever thread runs it
 
@@ -52,6 +52,7 @@ class EntryForm:
     question: str
     answer: str
     system: str = ""
+    title: str = ""  # the button label when the question is too long for one
     variants: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     source: str = ""
@@ -60,7 +61,7 @@ class EntryForm:
     @classmethod
     def of(cls, entry: Entry) -> EntryForm:
         return cls(id=entry.id, question=entry.question, answer=entry.answer,
-                   system=entry.system or "", variants=entry.variants, tags=entry.tags,
+                   system=entry.system or "", title=entry.title, variants=entry.variants, tags=entry.tags,
                    source="\n".join(entry.source),  # a list of sources, one per line
                    reviewed=str(getattr(entry, "reviewed", "") or ""))
 
@@ -70,7 +71,8 @@ class EntryForm:
             return tuple(s.strip() for s in data.get(key, "").splitlines() if s.strip())
         return cls(id=data.get("id", "").strip(), question=data.get("question", "").strip(),
                    answer=data.get("answer", "").strip().replace("\r\n", "\n"),
-                   system=data.get("system", "").strip(), variants=lines("variants"),
+                   system=data.get("system", "").strip(), title=data.get("title", "").strip(),
+                   variants=lines("variants"),
                    tags=tuple(t.strip() for t in data.get("tags", "").replace("\n", ",").split(",")
                               if t.strip()),
                    source=data.get("source", "").strip(), reviewed=data.get("reviewed", "").strip())
@@ -87,7 +89,7 @@ class EditResult:
 def field_of(problem: Problem) -> str:
     """Which form field a `faq check` problem is about (the message names it), else the whole form."""
     text = problem.message.lower()
-    for name in ("variants", "variant", "phrasing", "answer", "question", "system", "source",
+    for name in ("variants", "variant", "phrasing", "answer", "title", "question", "system", "source",
                  "reviewed", "tags", "id"):
         if re.search(rf"\b{name}\b", text):
             return {"variant": "variants", "phrasing": "variants"}.get(name, name)
@@ -123,7 +125,7 @@ def _apply(node: CommentedMap, form: EntryForm) -> None:
     """Set the form's values on an entry's mapping, keeping its key order and untouched keys."""
     values: dict[str, Any] = {
         "id": form.id, "system": form.system or None, "question": form.question,
-        "variants": list(form.variants) or None,
+        "title": form.title or None, "variants": list(form.variants) or None,
         "answer": LiteralScalarString(form.answer.rstrip("\n") + "\n"),
         "tags": list(form.tags) or None, "source": form.source or None,
         "reviewed": form.reviewed or None,
@@ -140,6 +142,8 @@ def _apply(node: CommentedMap, form: EntryForm) -> None:
             if key == "tags" or (isinstance(old, CommentedSeq) and old.fa.flow_style()):
                 seq.fa.set_flow_style()
             node[key] = seq
+        elif key == "title" and key not in node and "question" in node:
+            node.insert(list(node).index("question") + 1, key, value)  # beside the question it shortens
         elif node.get(key) != value:
             node[key] = value
 

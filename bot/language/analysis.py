@@ -183,15 +183,34 @@ class Analyzer:
                 self._stop_phrases.setdefault(tokens[0].folded, []).append(tokens)
         self._senses = [(_literal(w), _literal(near), _literal(means)) for w, near, means in synonyms.senses]
         self._content_folded: set[str] = set()
+        self._content_pairs: set[str] = set()
 
-    def learn_content_words(self, words: Iterable[str]) -> None:
-        """Tell the analyzer which unaccented forms are real FAQ words (so 'ma' stays 'mã')."""
+    def learn_content_words(self, words: Iterable[str], pairs: Iterable[str] = ()) -> None:
+        """Tell the analyzer which unaccented forms are real FAQ words, and which adjacent
+        pairs of them the FAQ uses ("mot cua", "ma ho"), so 'ma' stays 'mã' beside 'ho so'."""
         self._content_folded = set(words)
+        self._content_pairs = set(pairs)
 
-    def _is_stop(self, token: Token) -> bool:
+    def _is_stop(self, token: Token, before: Token | None = None, after: Token | None = None) -> bool:
+        """Whether a token carries no topic.
+
+        A word typed without marks that is both a stopword and an FAQ word
+        ("cua": của / cửa, "xa": xã / xa, "nhe": nhé / nhẹ) is the FAQ word only
+        beside a neighbour the FAQ pairs it with ("mot cua", "tu xa"); alone,
+        in a chatty message, it is the stopword.
+        """
         if token.marked is not None:
             return token.marked in self._stop_marked
-        return token.folded in self._stop_folded and token.folded not in self._content_folded
+        if token.folded not in self._stop_folded:
+            return False
+        if token.folded not in self._content_folded:
+            return True
+        if not self._content_pairs:
+            return False
+        return not (
+            (before is not None and f"{before.folded} {token.folded}" in self._content_pairs)
+            or (after is not None and f"{token.folded} {after.folded}" in self._content_pairs)
+        )
 
     def readings(self, text: str) -> list[list[Term]]:
         """All readings of a text after rewriting, at most MAX_READINGS of them."""
@@ -208,9 +227,13 @@ class Analyzer:
 
     def _terms(self, tokens: list[Token]) -> list[Term]:
         marked_stop, folded_stop, content = self._stop_marked, self._stop_folded, self._content_folded
-        stop = [  # `_is_stop`, inlined: this runs for every word of every FAQ answer
-            t.marked in marked_stop if t.marked is not None else t.folded in folded_stop and t.folded not in content
-            for t in tokens
+        last = len(tokens) - 1
+        stop = [  # `_is_stop`, inlined but for the rare ambiguous word: this runs for every word of every answer
+            t.marked in marked_stop if t.marked is not None
+            else t.folded in folded_stop and (
+                t.folded not in content
+                or self._is_stop(t, tokens[i - 1] if i else None, tokens[i + 1] if i < last else None))
+            for i, t in enumerate(tokens)
         ]
         if self._stop_phrases:
             phrases_at = self._stop_phrases

@@ -52,6 +52,9 @@ FEATURES: tuple[str, ...] = (
     "content_words",  # log(1 + number of content words)
     "typos",  # words corrected as typos
     "foreign",  # short question naming something the FAQ never mentions
+    "score_ratio",  # the runner-up's score as a share of the best one's (a lead relative to the scale)
+    "coverage_lead",  # the best entry's phrasing coverage minus the next two's best
+    "heaviest_missing",  # share of the query's content weight in its heaviest word the best entry lacks
 )
 
 

@@ -154,7 +154,9 @@ class Matcher:
             for i, entry in enumerate(kb.entries)
         ]
         self.analyzer.learn_content_words(
-            t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop
+            (t.folded for per_entry in analysed for _, terms in per_entry for t in terms if not t.stop),
+            (f"{a.folded} {b.folded}" for per_entry in analysed for _, terms in per_entry
+             for a, b in zip(terms, terms[1:], strict=False) if not (a.stop or b.stop)),
         )
         # A phrasing written without any marks reads its stopwords by the words just
         # learnt ('ma' stays 'mã'): analyse those few again.
@@ -254,7 +256,7 @@ class Matcher:
         for word, owners in systems.items():
             if len(owners) < 2:
                 continue
-            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0]))
+            system, count = max(((s, owners.count(s)) for s in set(owners)), key=lambda x: (x[1], x[0] or ""))
             if system and count / len(owners) >= SYSTEM_WORD_PURITY:
                 out[word] = system
         return out
@@ -476,6 +478,7 @@ class Matcher:
         )
         system = self._query_system(terms)
         top_system = self._entries[top_index].system
+        others = [h.doc_cov for _, h in ranked[1:3]]
         same_system = len(ranked) > 1 and self._entries[ranked[1][0]].system == top_system
         return {
             "score": top.score,
@@ -497,7 +500,36 @@ class Matcher:
             "content_words": math.log1p(len(content)),
             "typos": float(min(typos, 3)),
             "foreign": float(top.foreign),
+            "score_ratio": second.score / top.score if top.score > 0 else 1.0,
+            "coverage_lead": top.doc_cov - max(others, default=0.0),
+            "heaviest_missing": self._heaviest_missing(top_index, terms),
         }
+
+    def _heaviest_missing(self, entry_index: int, terms: list[Term]) -> float:
+        """The share of the query's content weight carried by its heaviest word the entry lacks.
+
+        One strong word the entry never uses ("chủ tịch" in "số điện thoại chủ
+        tịch xã", "xổ số", "atm" in "quên mã pin thẻ atm") says the question is
+        about something else, however well the rest agrees. A two-syllable word
+        counts as one: its missing syllables and the pair together.
+        """
+        words, pairs, _ = self._query_words(terms)
+        stop = {t.folded for t in terms if t.stop}
+        profile = self._profiles[entry_index]
+
+        def missing(folded: str) -> float:
+            known = profile.marks.get(folded)
+            return words[folded][1] if known is None or known[1] < 1.0 else 0.0
+
+        content = [f for f in words if f not in stop]
+        total = sum(words[f][1] for f in content) + sum(self._pair_weight(p) for p in pairs)
+        heaviest = max((missing(f) for f in content), default=0.0)
+        for pair in pairs:
+            a, b = pair.split(" ")
+            lost = missing(a) + missing(b) if a in words and b in words else 0.0
+            if lost and pair not in profile.pairs:
+                heaviest = max(heaviest, lost + self._pair_weight(pair))
+        return heaviest / total if total else 0.0
 
     def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> list[Candidate]:
         """Candidates with real content in common with the query, worth offering as a choice."""

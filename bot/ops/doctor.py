@@ -13,7 +13,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,22 +121,29 @@ async def _call(session: aiohttp.ClientSession, url: str) -> tuple[int, dict]:
             return resp.status, {}
 
 
+async def _ask_bot_api(base: str, token: str, methods: Sequence[str]) -> list[tuple[int, dict]]:
+    """Call parameterless Bot API methods in turn on one connection; network errors propagate."""
+    async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
+        return [await _call(session, f"{base}/bot{token}/{method}") for method in methods]
+
+
+def _unreachable(name: str, base: str, exc: Exception, setting: str) -> Finding:
+    return Finding(name, "fail", f"cannot reach {base} ({type(exc).__name__}); check the network{setting}")
+
+
 async def check_telegram(config: Config, env: Mapping[str, str]) -> list[Finding]:
     token = env.get("TELEGRAM_BOT_TOKEN", "")
     if not token:
         return [Finding("telegram", "ok", "off (TELEGRAM_BOT_TOKEN is not set)")]
     base = env.get("TELEGRAM_API_BASE_URL") or config.telegram.api_base_url
     try:
-        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
-            status, me = await _call(session, f"{base}/bot{token}/getMe")
-            if status == 401 or status == 404 or not me.get("ok"):
-                return [Finding("telegram", "fail", "the Bot API refuses TELEGRAM_BOT_TOKEN "
-                                "(revoked or mistyped); get the token again from @BotFather")]
-            findings = [Finding("telegram", "ok", f"token accepted for @{me['result'].get('username')}")]
-            _, hook = await _call(session, f"{base}/bot{token}/getWebhookInfo")
+        (status, me), (_, hook) = await _ask_bot_api(base, token, ("getMe", "getWebhookInfo"))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return [Finding("telegram", "fail", f"cannot reach {base} ({type(exc).__name__}); "
-                        "check the network, proxy or telegram.api_base_url")]
+        return [_unreachable("telegram", base, exc, ", proxy or telegram.api_base_url")]
+    if status == 401 or status == 404 or not me.get("ok"):
+        return [Finding("telegram", "fail", "the Bot API refuses TELEGRAM_BOT_TOKEN "
+                        "(revoked or mistyped); get the token again from @BotFather")]
+    findings = [Finding("telegram", "ok", f"token accepted for @{me['result'].get('username')}")]
     registered = (hook.get("result") or {}).get("url", "")
     wanted = config.telegram.webhook_url
     if wanted and registered != wanted:
@@ -156,11 +163,9 @@ async def check_zalo_bot(config: Config, env: Mapping[str, str]) -> list[Finding
         return [Finding("zalo bot", "ok", "off (ZALO_BOT_TOKEN is not set)")]
     base = env.get("ZALO_BOT_API_BASE_URL") or config.zalo_bot.api_base_url
     try:
-        async with aiohttp.ClientSession(timeout=HTTP_TIMEOUT) as session:
-            status, me = await _call(session, f"{base}/bot{token}/getMe")
+        ((_, me),) = await _ask_bot_api(base, token, ("getMe",))
     except (aiohttp.ClientError, TimeoutError) as exc:
-        return [Finding("zalo bot", "fail", f"cannot reach {base} ({type(exc).__name__}); "
-                        "check the network or zalo_bot.api_base_url")]
+        return [_unreachable("zalo bot", base, exc, " or zalo_bot.api_base_url")]
     if not me.get("ok"):
         return [Finding("zalo bot", "fail", "Zalo refuses ZALO_BOT_TOKEN (revoked or mistyped); "
                         "copy it again from the Zalo Bot Creator")]

@@ -294,6 +294,32 @@ def m040_insight(db: Database) -> None:
     db["monthly_reports"].create({"month": str, "sent_at": str, "path": str}, pk="month")
 
 
+@migrations()
+def m050_unanswered_marks(db: Database) -> None:
+    # The admin's "dismiss" and "snooze" on the unanswered list: one row per
+    # accent-folded wording (bot.insight.unanswered), with who and when; a
+    # snooze ends at `until`, a dismissal never does (until is null).
+    db["unanswered_marks"].create(
+        {"key": str, "state": str, "until": str, "by": str, "at": str, "shown": str},
+        pk="key", not_null={"state", "by", "at"},
+    )
+    # The honest "answered" (bot.insight.answered) looks at what the same
+    # official asked next, and whether they opened a ticket, soon after.
+    db["query_log"].create_index(["user_id", "id"], index_name="query_log_user_id")
+    db["query_log"].create_index(["at"], index_name="query_log_at")
+    db["tickets"].create_index(["user_id", "created_at"], index_name="tickets_user_created")
+
+
+@migrations()
+def m060_canned_replies(db: Database) -> None:
+    # Replies the technicians' team keeps for the common cases, picked on a ticket to fill the reply box.
+    db["canned_replies"].create(
+        {"id": int, "title": str, "text": str, "updated_by": str, "updated_at": str},
+        pk="id", not_null={"title", "text"},
+    )
+    db["canned_replies"].create_index(["title", "id"])
+
+
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp_jinja2
 from aiohttp import web
 
 from bot.channels.common import split_text
@@ -121,10 +120,8 @@ class FaqPages:
 
     def _render(self, request: web.Request, template: str, session: Any, person: Any,
                 status: int = 200, **context: Any) -> web.StreamResponse:
-        context.update(staff=person, csrf=session.csrf, username=session.username,
-                       systems=sorted(self.faq.kb.systems.values(), key=lambda s: s.name))
-        response = aiohttp_jinja2.render_template(template, request, context, status=status)
-        return self.console._finish(request, response)
+        context.update(systems=sorted(self.faq.kb.systems.values(), key=lambda s: s.name))
+        return self.console.render(request, template, session, person, status=status, **context)
 
     def _edits(self, entry_id: str | None, before: int | None) -> tuple[list[dict], str | None]:
         edits = self.editor.history(PAGE_SIZE + 1, before, entry_id)

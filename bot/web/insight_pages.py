@@ -21,7 +21,7 @@ from bot.desk.tickets import TicketError
 from bot.insight.figures import previous_month
 
 if TYPE_CHECKING:
-    from bot.web.console import Console
+    from bot.web.pages import Pages as Console
 
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -29,16 +29,6 @@ MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 def last_month(console: Console) -> str:
     s = console.s
     return previous_month(s.clock().astimezone(s.calendar.zone).strftime("%Y-%m"))
-
-
-def report_links(console: Console) -> str:
-    """The /admin section linking to last month's report (view and download)."""
-    month = last_month(console)
-    return (f'<h2>Báo cáo nhu cầu tập huấn</h2><form method="get" action="/admin/report" id="report">'
-            f'<input name="month" value="{month}" pattern="\\d{{4}}-\\d{{2}}" size="8"> '
-            '<button>Xem báo cáo</button> <button name="download" value="1">Tải về (HTML)</button></form>'
-            '<p><a href="/admin/announcements">Gửi thông báo cho cán bộ →</a> · '
-            '<a href="/console/incidents">Sự cố chung →</a></p>')
 
 
 class InsightPages:

@@ -19,8 +19,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import aiohttp_jinja2
-import jinja2
 from aiohttp import web
 
 from bot.store.database import is_unavailable
@@ -137,8 +135,7 @@ def create_web_app(health: Callable[[], Awaitable[tuple[bool, dict]] | dict], ro
         return web.json_response({"ok": ok, **report}, status=200 if ok else 503)
 
     app.router.add_get("/healthz", healthz)
-    # Pages are Jinja2 templates with autoescaping; CSS and scripts are files under /static.
-    aiohttp_jinja2.setup(app, loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True)
+    # Pages are Jinja2 templates (bot.web.pages); CSS and scripts are files under /static.
     app.router.add_static("/static", Path(__file__).parent / "static")
     for path, handler in routes:
         app.router.add_post(path, handler)

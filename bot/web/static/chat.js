@@ -1,9 +1,15 @@
-// The web chat: send what the official types, show the bot's replies (polled).
+// The web chat: send what the official types; replies arrive on the page's event stream
+// (server-sent events), with a slow plain poll as the fallback when the stream is down.
 (function () {
   var box = document.getElementById("messages"), form = document.getElementById("send-form");
-  var csrf = form.querySelector("[name=csrf]").value, last = 0, busy = false;
+  var status = document.getElementById("live-status");
+  var csrf = form.querySelector("[name=csrf]").value, last = 0, busy = false, seen = {};
+  var stream = null, streamOpen = false;
+  var FALLBACK_MS = 10000, DOWN_MS = 2000;  // poll slowly while the stream is up, faster while it is down
   function add(m) {
-    var div = document.createElement("div"); div.className = "msg " + m.from;
+    if (seen[m.id]) return;
+    seen[m.id] = true; last = Math.max(last, m.id);
+    var div = document.createElement("div"); div.className = "msg " + m.from; div.dataset.id = m.id;
     var t = document.createElement("div"); t.className = "text"; t.textContent = m.text; div.appendChild(t);
     m.photos.forEach(function (p) { var img = document.createElement("img"); img.src = p; img.alt = "ảnh"; div.appendChild(img); });
     m.choices.forEach(function (c) {
@@ -17,8 +23,22 @@
   function poll() {
     if (busy) return; busy = true;
     fetch("/chat/api/messages?after=" + last, {credentials: "same-origin"}).then(function (r) { return r.json(); })
-      .then(function (d) { d.messages.forEach(function (m) { last = Math.max(last, m.id); add(m); }); })
-      .finally(function () { busy = false; });
+      .then(function (d) { d.messages.forEach(add); })
+      .catch(function () {}).finally(function () { busy = false; });
+  }
+  function showStatus(up) {
+    streamOpen = up;
+    if (!status) return;
+    status.hidden = up; status.textContent = up ? "" : status.dataset.offline;
+  }
+  function listen() {
+    if (!window.EventSource) { setInterval(poll, DOWN_MS); return; }
+    stream = new EventSource("/chat/api/events?after=" + last);
+    stream.addEventListener("message", function (ev) { add(JSON.parse(ev.data)); });
+    stream.onopen = function () { showStatus(true); };
+    stream.onerror = function () { showStatus(false); };  // EventSource reconnects by itself
+    setInterval(function () { if (!streamOpen) poll(); }, DOWN_MS);
+    setInterval(poll, FALLBACK_MS);
   }
   function send(fields, file) {
     var data = new FormData(); data.append("csrf", csrf);
@@ -27,7 +47,7 @@
     if (file) data.append("photo", file);
     return fetch("/chat/api/send", {method: "POST", body: data, credentials: "same-origin",
       headers: {"X-CSRF-Token": csrf}}).then(function (r) { return r.json(); })
-      .then(function (d) { if (d.error) alert(d.error); poll(); return d; });
+      .then(function (d) { if (d.error) alert(d.error); if (!streamOpen) poll(); return d; });
   }
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -37,5 +57,12 @@
     // A refused message (e.g. "try again") keeps what was typed in the box.
     send({text: text.value}, file).then(function (d) { if (!d.error) { text.value = ""; photo.value = ""; } });
   });
-  poll(); setInterval(poll, 1000);
+  document.querySelectorAll(".quick-send").forEach(function (b) {
+    b.addEventListener("click", function () {
+      send(b.dataset.action ? {action: b.dataset.action, label: b.dataset.label} : {text: b.dataset.text});
+    });
+  });
+  // What the chat holds already, then live.
+  fetch("/chat/api/messages?after=0", {credentials: "same-origin"}).then(function (r) { return r.json(); })
+    .then(function (d) { d.messages.forEach(add); }).catch(function () {}).finally(listen);
 })();
