@@ -39,9 +39,9 @@ class Faq:
         self.matcher = matcher
 
     def check_in_background(self) -> threading.Thread:
-        """Entries too alike, answers citing facts without a source, button labels, unfilled contacts and
-        a stale fit, checked on a thread of their own (within CHECK_SECONDS for the first):
-        warnings in the log a few seconds after the bot started serving."""
+        """Entries too alike, answers citing facts without a source, button labels, unfilled
+        contacts and a stale fit, checked on a thread of their own (within CHECK_SECONDS for
+        the first): warnings in the log a few seconds after the bot started serving."""
         matcher = self.matcher
 
         def check() -> None:
