@@ -355,7 +355,7 @@ STATS = (
     "Thống kê:\n"
     "• Yêu cầu: {total} ({statuses})\n"
     "• Theo hệ thống: {systems}\n"
-    "• Câu hỏi: {questions}, trả lời hoặc gợi ý được {answered} ({share})\n"
+    "• Câu hỏi: {questions}; 30 ngày qua trả lời được {answered}/{recent} ({share}), cách tính như trang Quản trị\n"
     "• Trung vị thời gian phản hồi đầu: {first_response} phút\n"
     "• Điểm đánh giá trung bình: {rating}"
 )
@@ -397,6 +397,9 @@ WEB_TRY_AGAIN = (
 VARIANT_ADDED = "Đã thêm \"{text}\" làm cách hỏi khác của {entry} và nạp lại FAQ."
 VARIANT_REFUSED = "Chưa thêm được (FAQ cũ vẫn dùng): {problems}"
 # Personal data in a logged question, as the unanswered list shows it (bot/insight/unanswered.py).
+ANNOUNCE_ZALO_HELD = (
+    "Trên Zalo OA, cán bộ không nhắn trong 48 giờ qua sẽ nhận khi nhắn lại (tính là \"giữ lại\")."
+)
 MASKED_EMAIL = "[e-mail]"
 MASKED_PHONE = "[số điện thoại]"
 MASKED_ID_NUMBER = "[số giấy tờ]"
