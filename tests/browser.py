@@ -107,6 +107,9 @@ class Browser:
 
     async def open(self, path: str) -> None:
         await self.call(self.driver.get, self.base_url + path)
+        # Off the loop: chromedriver may still be following a redirect, and asking for the address
+        # waits for it; asked on the loop (`path`), that wait would block the server it waits for.
+        await self.call(lambda: self.driver.current_url)
         if path.split("?")[0] == "/chat":
             await self.wait_for(self._chat_caught_up, "the chat page to show the conversation so far")
 

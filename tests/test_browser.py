@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,15 +284,15 @@ CANNED_TITLE, CANNED_TEXT = "Xoá cache", "Anh/chị xoá cache trình duyệt (
 @pytest.fixture
 def second_chromium() -> Iterator[object]:
     """Another person's browser (its own profile and cookies), at a phone's width."""
+    from tests.browser import fresh_profile, remove_profile, start_chromium
+
     require_tools()
     profile = fresh_profile()
     driver = start_chromium(profile)
     driver.set_window_size(390, 844)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        remove_profile(profile)
+    yield driver
+    driver.quit()
+    remove_profile(profile)
 
 
 async def test_a_new_ticket_appears_live_and_a_canned_reply_reaches_the_chat_live(
