@@ -115,6 +115,18 @@ class Browser:
         url = self.driver.current_url
         return url.removeprefix(self.base_url)
 
+    async def resize(self, width: int, height: int) -> None:
+        """The window's size: 390 × 844 is a phone, 1280 × 1000 the default desktop."""
+        await self.call(self.driver.set_window_size, width, height)
+
+    async def sign_in(self, username: str, password: str, then: str = "/admin") -> None:
+        """The login form filled in as a person would; lands on `then`."""
+        await self.open(f"/login?next={then}")
+        await self.fill('input[name="username"]', username)
+        await self.fill('input[name="password"]', password)
+        await self.submit("form#login")
+        assert self.path == then
+
     async def screenshot(self, what: str) -> Path:
         """Save the page as test-artifacts/browser/NN-<what>.png (NN counts up through the run)."""
         number = next(_shots)

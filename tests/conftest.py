@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,3 +24,21 @@ def small_kb() -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def matcher(small_kb: KnowledgeBase) -> Matcher:
     return Matcher(small_kb, MatcherConfig())
+
+
+@pytest.fixture
+def chromium() -> Iterator[object]:
+    """A fresh headless Chromium with its own profile (so no cookie survives from another test).
+
+    Skipped without Chromium, chromedriver or Selenium, except on CI (tests.browser.require_tools).
+    """
+    from tests.browser import fresh_profile, remove_profile, require_tools, start_chromium
+
+    require_tools()
+    profile = fresh_profile()
+    driver = start_chromium(profile)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        remove_profile(profile)

@@ -153,3 +153,7 @@ async def test_the_answered_share_is_shown_with_how_it_is_counted(admin: Console
     shown = html.unescape(re.search(r'<section id="answered-share".*?</section>', page, re.S).group(0))  # type: ignore[union-attr]
     assert msg.ANSWERED_FIGURE.format(percent="-", questions=0, days=30) in shown
     assert msg.ANSWERED_HOW.format(minutes=30) in shown
+    await admin.say("máy tính không nhận usb token, báo không tìm thấy chứng thư số")  # answered, nothing more
+    await admin.say(QUESTION)  # not answered
+    page = await (await admin.client.get("/admin")).text()
+    assert msg.ANSWERED_FIGURE.format(percent="50%", questions=2, days=30) in html.unescape(page)

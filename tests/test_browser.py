@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,14 +22,7 @@ from bot.app import Services, build_services
 from bot.config import WebConfig
 from bot.desk.accounts import Accounts
 from bot.runner import start, stop
-from tests.browser import (
-    Browser,
-    fresh_profile,
-    remove_profile,
-    require_tools,
-    start_chromium,
-    tiny_png,
-)
+from tests.browser import Browser, require_tools, tiny_png
 from tests.harness import REPO, make_config
 from tests.test_telegram import free_port
 
@@ -78,19 +71,6 @@ async def proxied_site(tmp_path: Path) -> AsyncIterator[Site]:
     """The same, configured as reached through a reverse proxy (web.public_url): the chat must be linked."""
     async for s in serve_site(tmp_path, public_url="http://127.0.0.1:{port}"):
         yield s
-
-
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    """A fresh headless Chromium with its own profile (so no cookie survives from another test)."""
-    require_tools()
-    profile = fresh_profile()
-    driver = start_chromium(profile)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        remove_profile(profile)
 
 
 @pytest.fixture

@@ -74,6 +74,8 @@ def test_each_commune_row_holds_its_true_month(month: Bot) -> None:
     binh = figures.communes["xa-y-ty"]
     assert (an.questions, an.helpful, an.unanswered, an.escalated_after_answer, an.repeated) == (3, 1, 0, 0, 3)
     assert an.repeated_entries == [(QUESTION_ENTRY, 3)]
+    # Answered: the one confirmed; the next was asked again at once, the last followed by a ticket.
+    assert (an.answered, binh.answered, figures.total.answered) == (1, 0, 1)
     assert (an.tickets, an.first_response_hours, an.resolution_hours, an.sla_breaches, an.ratings) == (
         1, [0.5], [2.5], 0, [4])
     assert (binh.questions, binh.helpful, binh.unanswered, binh.repeated) == (1, 0, 1, 0)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from bot.config import WebConfig
 from bot.demo import DemoClock, fill_demo
 from bot.desk.accounts import Accounts
 from bot.runner import start, stop
-from tests.browser import Browser, fresh_profile, remove_profile, require_tools, start_chromium
+from tests.browser import Browser, require_tools
 from tests.harness import make_config
 from tests.test_telegram import free_port
 
@@ -43,29 +43,13 @@ async def site(tmp_path: Path) -> AsyncIterator[tuple[str, Services]]:
         services.db.close()
 
 
-@pytest.fixture
-def chromium() -> Iterator[object]:
-    require_tools()
-    profile = fresh_profile()
-    driver = start_chromium(profile)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        remove_profile(profile)
-
-
 ADMIN, PASSWORD = "lanhdao", "mat-khau-dai-1"
 
 
 async def sign_in(browser: Browser, services: Services) -> None:
     """An admin account, and the login form filled in as a person would."""
     Accounts(services.db, services.people, services.clock).add(ADMIN, PASSWORD, "admin")
-    await browser.open("/login?next=/admin")
-    await browser.fill('input[name="username"]', ADMIN)
-    await browser.fill('input[name="password"]', PASSWORD)
-    await browser.submit("form#login")
-    assert browser.path == "/admin"
+    await browser.sign_in(ADMIN, PASSWORD)
 
 
 async def test_the_report_reads_on_a_desktop_a_phone_and_a_printed_a4_page(site, chromium) -> None:  # noqa: ANN001

@@ -252,7 +252,7 @@ def test_stats_count_tickets_and_questions(bot: Bot) -> None:
     bot.say("an", "giá lúa hôm nay")
     text = bot.say(ADMIN, "/thongke")[0]
     assert "• Yêu cầu: 1 (Mới 1)" in text
-    assert "• Câu hỏi: 1, trả lời hoặc gợi ý được 0 (0%)" in text
+    assert "• Câu hỏi: 1; 30 ngày qua trả lời được 0/1 (0%), cách tính như trang Quản trị" in text
 
 
 def stored(bot: Bot, ticket_id: int) -> tuple[str | None, str | None]:

@@ -10,7 +10,6 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlite_utils import Database
 
@@ -20,10 +19,13 @@ from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
 from bot.desk.state import State
 from bot.desk.tickets import TicketError, TicketStore
+from bot.insight.answered import answered_lately
+from bot.insight.unanswered import collect
 from bot.knowledge.live import Faq
-from bot.language.text import fold
 from bot.models import Choice, Incoming, Reply
 from bot.store.outbox import enqueue
+
+COMMAND_ROWS = 500  # logged questions /chuatraloi reads at most (on the writer thread: it must stay quick)
 
 DESK_COMMANDS = {
     "ds": "queue", "queue": "queue",
@@ -206,13 +208,16 @@ class Desk:
         return [Reply(text + ("\n" + listed if listed else ""))]
 
     def _cmd_unanswered(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        groups = unanswered_questions(self.db)
-        if not groups:
+        # The admin page's list (no noise, no tickets, personal data masked) over the newest questions only:
+        # this runs on the writer thread, which must stay quick.
+        clusters = collect(self.db.conn, self.clock(), max_rows=COMMAND_ROWS)
+        if not clusters:
             return [Reply(msg.NOTHING_UNANSWERED)]
         lines = [msg.UNANSWERED_TITLE]
-        for group in groups[:20]:
-            lines.append(msg.UNANSWERED_LINE.format(n=group["count"], query=group["query"][:80],
-                                                    why=msg.FEEDBACK_LABELS.get(group["why"], group["why"])))
+        for cluster in clusters[:20]:
+            why = cluster.why.most_common(1)[0][0]
+            lines.append(msg.UNANSWERED_LINE.format(n=cluster.count, query=cluster.text[:80],
+                                                    why=msg.FEEDBACK_LABELS.get(why, why)))
         return [Reply("\n".join(lines))]
 
     def _cmd_quarantine(self, rest: str, actor: Person, state: State) -> list[Reply]:
@@ -229,7 +234,7 @@ class Desk:
         return [Reply("\n".join(lines))]
 
     def _cmd_stats(self, rest: str, actor: Person, state: State) -> list[Reply]:
-        return [Reply(stats_text(self.db, self.tickets))]
+        return [Reply(stats_text(self.db, self.tickets, self.clock()))]
 
     def _cmd_grant(self, rest: str, actor: Person, state: State) -> list[Reply]:
         ref, role = rest.split()
@@ -285,27 +290,12 @@ def _ticket_id(text: str) -> int:
     return int(text.strip().split()[0].lstrip("#"))
 
 
-def unanswered_questions(db: Database, limit: int = 200) -> list[dict[str, Any]]:
-    """Questions the FAQ missed or got wrong, grouped by their accent-folded wording."""
-    rows = db.query(
-        "select query, decision, feedback from query_log where decision = 'none' or feedback in "
-        "('not_right', 'none_of_these', 'escalated') order by id desc limit ?", [limit])
-    groups: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        key = fold(row["query"])
-        why = row["feedback"] or row["decision"]
-        group = groups.setdefault(key, {"query": row["query"], "count": 0, "why": why})
-        group["count"] += 1
-    return sorted(groups.values(), key=lambda g: -g["count"])
-
-
-def stats_text(db: Database, tickets: TicketStore) -> str:
-    """Counts an admin asks for first: tickets by status and system, FAQ deflection, times."""
+def stats_text(db: Database, tickets: TicketStore, now: datetime) -> str:
+    """Counts an admin asks for first: tickets by status and system, questions answered (last 30 days), times."""
     by_status = Counter(r["status"] for r in db.query("select status from tickets"))
     by_system = Counter(r["system_id"] for r in db.query("select system_id from tickets"))
-    questions = Counter(r["decision"] for r in db.query("select decision from query_log"))
-    answered = questions.get("answer", 0) + questions.get("clarify", 0)
-    total = sum(questions.values())
+    total = db.execute("select count(*) from query_log").fetchone()[0]
+    recent = answered_lately(db.conn, now)
     firsts = [
         (datetime.fromisoformat(r["first_response_at"]) - datetime.fromisoformat(r["created_at"])).total_seconds() / 60
         for r in db.query("select created_at, first_response_at from tickets where first_response_at is not null")
@@ -315,8 +305,7 @@ def stats_text(db: Database, tickets: TicketStore) -> str:
         total=sum(by_status.values()),
         statuses=", ".join(f"{msg.STATUS_LABELS.get(k, k)} {v}" for k, v in sorted(by_status.items())) or "-",
         systems=", ".join(f"{tickets.system_name(k)} {v}" for k, v in by_system.most_common(5)) or "-",
-        questions=total, answered=answered,
-        share=f"{100 * answered / total:.0f}%" if total else "-",
+        questions=total, answered=recent.answered, recent=recent.questions, share=recent.percent,
         first_response=f"{statistics.median(firsts):.0f}" if firsts else "-",
         rating=f"{statistics.mean(ratings):.1f} ({len(ratings)})" if ratings else "-",
     )

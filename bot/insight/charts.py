@@ -48,7 +48,7 @@ def _figure(height: float) -> Figure:
 
 
 def question_outcomes(rows: Sequence[tuple[str, int, int, int]], title: str) -> str:
-    """Horizontal stacked bars per name: helpful, other answered, unanswered."""
+    """Horizontal stacked bars per name: helpful, answered otherwise (bot.insight.answered), not answered."""
     if not rows:
         return ""
     with matplotlib.rc_context(STYLE):
@@ -59,9 +59,9 @@ def question_outcomes(rows: Sequence[tuple[str, int, int, int]], title: str) -> 
         other = [r[2] for r in rows][::-1]
         unanswered = [r[3] for r in rows][::-1]
         ax.barh(names, helpful, color=HELPFUL, label="Đã giải quyết nhờ FAQ")
-        ax.barh(names, other, left=helpful, color=OTHER, label="Đã trả lời, chưa xác nhận")
+        ax.barh(names, other, left=helpful, color=OTHER, label="Đã trả lời, không hỏi lại")
         ax.barh(names, unanswered, left=[a + b for a, b in zip(helpful, other, strict=True)],
-                color=UNANSWERED, label="Chưa giải đáp được")
+                color=UNANSWERED, label="Chưa trả lời được")
         ax.set_title(title, loc="left", fontsize=11)
         ax.set_xlabel("Số câu hỏi")
         ax.legend(loc="lower right", fontsize=8, frameon=False)

@@ -10,6 +10,9 @@ Definitions (also printed at the foot of the report):
   system of the FAQ entry it was answered with (or picked, or offered first);
   a question with no entry belongs to no system ("Khác");
 - helpful: the official pressed "Đã giải quyết";
+- answered: helpful, or answered (or an entry picked from a "did you mean"
+  list) and nothing more asked on it nor a ticket within 30 minutes — the one
+  definition the admin page uses too (bot.insight.answered, docs/insight.md);
 - unanswered: the FAQ found nothing, or the official said the answer was not
   right or none of the offered questions fitted;
 - a repeated how-to: one commune asked the same entry at least `repeat_min`
@@ -35,6 +38,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from bot.config import SlaConfig
 from bot.desk.workhours import WorkingHours
+from bot.insight.answered import answered_ids
 from bot.knowledge.base import KnowledgeBase
 
 REPEAT_MIN = 3
@@ -49,6 +53,7 @@ class Row:
     name: str
     questions: int = 0
     helpful: int = 0
+    answered: int = 0  # bot.insight.answered: helpful, or nothing more asked on it
     unanswered: int = 0
     escalated_after_answer: int = 0
     tickets: int = 0
@@ -142,8 +147,9 @@ def compute(conn: sqlite3.Connection, month: str, kb: KnowledgeBase, commune_nam
     asked: Counter[tuple[str, str]] = Counter()  # (commune, entry) -> times
     weekly_q: Counter[str] = Counter()
     weekly_t: Counter[str] = Counter()
+    answered = answered_ids(conn, lo, hi)
     rows = conn.execute(
-        "select q.at, q.decision, q.entry_id, q.candidates, q.feedback, u.commune_id "
+        "select q.id, q.at, q.decision, q.entry_id, q.candidates, q.feedback, u.commune_id "
         "from query_log q left join users u on u.id = q.user_id where q.at >= ? and q.at < ?", [lo, hi])
     for r in rows:
         entry_id = _entry_of(r["decision"], r["entry_id"], r["candidates"], r["feedback"])
@@ -156,6 +162,7 @@ def compute(conn: sqlite3.Connection, month: str, kb: KnowledgeBase, commune_nam
         for row in (c, s, total):
             row.questions += 1
             row.helpful += helpful
+            row.answered += r["id"] in answered
             row.unanswered += unanswered
             row.escalated_after_answer += after_answer
         if entry is not None and not unanswered:

@@ -91,6 +91,7 @@ def render(current: MonthFigures, previous: MonthFigures, generated_at: datetime
     label, before = _month_label(current.month), _month_label(previous.month)
     cards = [
         ("Câu hỏi", t.questions, _change(t.questions, p.questions)),
+        ("Trả lời được", f"{t.answered} ({_pct(t.answered, t.questions)})", _change(t.answered, p.answered)),
         ("Giải quyết nhờ FAQ", f"{t.helpful} ({_pct(t.helpful, t.questions)})", _change(t.helpful, p.helpful)),
         ("Chưa giải đáp được", t.unanswered, _change(t.unanswered, p.unanswered, lower_is_better=True)),
         ("Hỏi lại cùng một việc", t.repeated, _change(t.repeated, p.repeated, lower_is_better=True)),
@@ -113,7 +114,7 @@ def render(current: MonthFigures, previous: MonthFigures, generated_at: datetime
         + "".join(f"<li>{e(r)}</li>" for r in n.reasons) + "</ul></li>" for n in current.topic_needs
     ) or "<li>Không có nội dung nào bị hỏi lại nhiều lần trong tháng.</li>"
     communes = sorted((r for r in current.communes.values()), key=lambda r: -r.questions)
-    outcome_rows = [(r.name, r.helpful, r.questions - r.helpful - r.unanswered, r.unanswered)
+    outcome_rows = [(r.name, r.helpful, r.answered - r.helpful, r.questions - r.answered)
                     for r in communes[:15] if r.questions]
     need_rows = [(n.name, n.score) for n in current.commune_needs[:10]]
     system_rows = sorted((r for r in current.systems.values() if r.tickets), key=lambda r: -r.tickets)
@@ -236,7 +237,9 @@ Chỉ có số liệu theo xã/phường và hệ thống; không có thông tin
 <section id="systems"><h2>Theo hệ thống</h2>{systems}</section>
 <section id="communes"><h2>Theo xã/phường</h2>{communes}</section>
 <footer><p><b>Cách tính.</b> Câu hỏi thuộc xã/phường của cán bộ hỏi và thuộc hệ thống của mục hướng dẫn (FAQ) đã
-trả lời. “Giải quyết nhờ FAQ”: cán bộ bấm “Đã giải quyết”. “Chưa giải đáp”: không tìm được hướng dẫn, hoặc cán bộ
+trả lời. “Trả lời được”: cán bộ bấm “Đã giải quyết”, hoặc bot trả lời (hay cán bộ chọn một câu gợi ý) rồi trong
+30 phút cán bộ không hỏi lại cùng chủ đề và không gửi yêu cầu; danh sách gợi ý không ai chọn không tính (cùng cách
+tính với trang Quản trị). “Giải quyết nhờ FAQ”: cán bộ bấm “Đã giải quyết”. “Chưa giải đáp”: không tìm được hướng dẫn, hoặc cán bộ
 báo hướng dẫn chưa đúng ý. “Hỏi lại”: một xã/phường hỏi cùng một mục hướng dẫn từ 3 lần trở lên trong tháng —
 dấu hiệu cần tập huấn, khác với sự cố. Thời gian tính theo giờ hành chính. “Quá hạn”: phản hồi đầu hoặc xử lý
 xong chậm hơn mục tiêu SLA theo mức khẩn. Mức cần tập huấn của xã/phường = 2 × số lần hỏi lại (sau lần đầu)

@@ -98,8 +98,8 @@ def marked_keys(conn: Any, now: datetime) -> set[str]:
                                        [now.isoformat(timespec="seconds")])}
 
 
-def collect(conn: Any, now: datetime) -> list[Cluster]:
-    """The clusters of unanswered questions of the last HORIZON, the most asked first."""
+def collect(conn: Any, now: datetime, max_rows: int = MAX_ROWS) -> list[Cluster]:
+    """The clusters of unanswered questions of the last HORIZON (the newest `max_rows`), the most asked first."""
     since = (now - HORIZON).isoformat(timespec="seconds")
     week = (now - timedelta(days=7)).isoformat(timespec="seconds")
     month = (now - timedelta(days=28)).isoformat(timespec="seconds")
@@ -110,7 +110,7 @@ def collect(conn: Any, now: datetime) -> list[Cluster]:
         f"and (q.decision = 'none' and q.feedback is null or q.feedback in ({marks})) "
         "and not exists (select 1 from tickets t where t.user_id = q.user_id and t.created_at <= q.at "
         "  and coalesce(t.resolved_at, t.closed_at, '9999') > q.at) "
-        "order by q.at desc limit ?", [since, *UNANSWERED_FEEDBACK, MAX_ROWS])
+        "order by q.at desc limit ?", [since, *UNANSWERED_FEEDBACK, max_rows])
     wordings: dict[str, Cluster] = {}
     keys: dict[str, str] = {}  # the same text is logged many times: judge and fold it once
     for at, query, decision, feedback in rows:
@@ -156,9 +156,10 @@ def _merge(wordings: list[Cluster]) -> list[Cluster]:
 def _similar(gist_key: str, heads: list[str]) -> int | None:
     """The first cluster head this wording is one question with: nearly all its words shared
     (token_set_ratio), and not merely a few words inside a longer, different question (token_sort_ratio)."""
-    for _, _, index in process.extract(gist_key, heads, scorer=fuzz.token_set_ratio, score_cutoff=SIMILARITY,
+    # token_sort_ratio is the cheaper of the two: it picks the few heads worth the token_set comparison.
+    for _, _, index in process.extract(gist_key, heads, scorer=fuzz.token_sort_ratio, score_cutoff=SAME_ORDERED,
                                        limit=5):
-        if fuzz.token_sort_ratio(gist_key, heads[index]) >= SAME_ORDERED:
+        if fuzz.token_set_ratio(gist_key, heads[index]) >= SIMILARITY:
             return index
     return None
 

@@ -29,7 +29,7 @@ from bot import messages as msg
 from bot.desk.accounts import Session
 from bot.desk.figures import recent_figures
 from bot.desk.people import Person
-from bot.insight.answered import FOLLOW_UP, Share, answered_share
+from bot.insight.answered import FOLLOW_UP, Share, answered_lately
 from bot.insight.unanswered import HORIZON, SNOOZE_DAYS, Cluster, collect, mark
 from bot.knowledge.check import reviews_due
 from bot.knowledge.edits import FaqEditor
@@ -71,6 +71,8 @@ class AdminPages:
         self._snapshot: Snapshot | None = None
         self._refreshing: asyncio.Task[Snapshot] | None = None
         self._candidates: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        self._answers: dict[str, bool] = {}  # a cluster's wording -> the FAQ answers it now
+        self._answers_for = 0  # id() of the matcher `_answers` was made with
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -186,13 +188,18 @@ class AdminPages:
         conn = connect(self.s.config.database)
         try:
             clusters = collect(conn.conn, now)
-            share = answered_share(conn.conn, now - ANSWERED_OVER, now)
+            share = answered_lately(conn.conn, now, ANSWERED_OVER.days)
         finally:
             conn.close()
         matcher = self.s.faq.matcher
         # The FAQ may answer a cluster now (a variant was added, an entry written): off the list.
-        kept = [c for c in clusters[:MAX_CLUSTERS] if matcher.match(c.text).decision != "answer"]
-        return kept, share
+        # Kept per FAQ version, so a new question costs one match, not one per cluster.
+        answers = self._answers if self._answers_for == id(matcher) else {}
+        for c in clusters[:MAX_CLUSTERS]:
+            if c.text not in answers:
+                answers[c.text] = matcher.match(c.text).decision == "answer"
+        self._answers, self._answers_for = answers, id(matcher)
+        return [c for c in clusters[:MAX_CLUSTERS] if not answers[c.text]], share
 
     # -- actions --------------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ page makes (sessions, sign-ins, variants) goes through the writer thread.
 from __future__ import annotations
 
 import asyncio
-import html
 import math
 import secrets
 from collections.abc import Awaitable, Callable
@@ -49,11 +48,6 @@ LINK_PER_CLIENT = Limit(attempts=5, window=timedelta(minutes=15), lockout=timede
 TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("bot.web", "templates"), autoescape=True)
 # Password hashes and image decoding at once, at most: each takes a core and scrypt 16 MB.
 HEAVY_AT_ONCE = 2
-
-
-def e(value: object) -> str:
-    """Escape for HTML (the pages not yet in templates)."""
-    return html.escape(str(value), quote=True)
 
 
 def page_number(request: web.Request, name: str = "page", first: int = 0) -> int:
@@ -162,10 +156,6 @@ class Pages:
 
     # -- forms and people ----------------------------------------------------------------------
 
-    @staticmethod
-    def _csrf(session: Session) -> str:
-        return f'<input type="hidden" name="csrf" value="{e(session.csrf)}">'
-
     async def _form(self, request: web.Request, session: Session) -> dict:
         """The posted form, after checking its CSRF token (403 otherwise)."""
         data = await request.post()
@@ -209,7 +199,3 @@ class Pages:
         """A part of a page without the frame (a live page swaps it in), with the sentences at hand."""
         return web.Response(text=self.templates.get_template(template).render(msg=msg, **context),
                             content_type="text/html")
-
-    def _page(self, request: web.Request, title: str, body: str, session: Session | None = None) -> web.StreamResponse:
-        """A page whose body is still built in Python (escaped by its builder) inside the template frame."""
-        return self.render(request, "page.html", session, title=title, body=body)
