@@ -19,6 +19,8 @@ import shutil
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -272,9 +274,17 @@ class Browser:
         return await self.wait_bot(expect, after=before, startswith=startswith)
 
 
-def fresh_profile() -> Path:
-    return Path(tempfile.mkdtemp(prefix="chromium-profile-"))
-
-
-def remove_profile(profile: Path) -> None:
-    shutil.rmtree(profile, ignore_errors=True)
+@contextmanager
+def chromium_driver(window: tuple[int, int] | None = None) -> Iterator[Any]:
+    """A fresh headless Chromium with its own profile (no cookie survives from another browser),
+    at `window` size if given; quit and its profile removed afterwards."""
+    require_tools()
+    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    driver = start_chromium(profile)
+    try:
+        if window is not None:
+            driver.set_window_size(*window)
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
