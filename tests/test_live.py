@@ -204,3 +204,18 @@ async def test_a_transfer_shows_the_teams_name_not_its_id(local: Console) -> Non
     await local.client.post(f"/console/ticket/{ticket_id}/transfer", data={"csrf": csrf, "queue": "cong-an-xa"})
     live = await (await local.client.get(f"/console/ticket/{ticket_id}?part=live")).text()
     assert msg.EVENT_TRANSFERRED.format(queue="Công an xã (VNeID, dữ liệu dân cư)") in live
+
+
+async def test_a_ticket_written_by_another_process_reaches_the_console_stream_too(local: Console) -> None:
+    await local.sign_in(role="technician")
+    stream = await local.client.get("/console/api/events")
+    await asyncio.wait_for(stream.content.readuntil(b"\n\n"), WAIT)  # retry line
+    services = local.services
+    with services.db.atomic():  # not through the writer thread: as `python -m bot tickets …` beside the server
+        official = services.people.identify("test", "an", "an")
+        services.people.update(official.id, status="active", commune_id="xa-bat-xat")
+        ticket = services.tickets.open_ticket(services.people.get(official.id), "test", "motcua", "Lỗi", "normal",
+                                              (), [])
+    block = (await asyncio.wait_for(stream.content.readuntil(b"\n\n"), WAIT)).decode()
+    stream.close()
+    assert json.loads(block.split("data: ", 1)[1])["ticket"] == ticket.id
