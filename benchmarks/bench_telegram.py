@@ -463,7 +463,10 @@ class CountWarnings(logging.Handler):
         self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
+        # The knowledge base's own warnings at start (a contact not filled in, a stale
+        # fit) are about the shipped files, not about this run.
+        if record.name != "bot.knowledge.live":
+            self.records.append(record)
 
 
 async def run(args: argparse.Namespace) -> tuple[Result, Result, Counter[str]]:

@@ -245,6 +245,7 @@ async def start(services: Services, env: Mapping[str, str]) -> Running:
     await web.TCPSite(running.web_runner, config.web.host, config.web.port).start()
     log.info("http: listening on http://%s:%s (/healthz%s)", config.web.host, config.web.port,
              "".join(f", {path}" for path, _ in routes))
+    services.faq.check_in_background()  # warnings only: the bot serves meanwhile
     running.tasks = [
         asyncio.create_task(worker.run(running.stop_event)),
         asyncio.create_task(run_timers(services, running.stop_event)),

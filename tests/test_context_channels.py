@@ -167,5 +167,6 @@ async def test_web_chat_says_press_has_no_share_phone_and_the_console_transcript
     await web.worker.run_once()
     await web.sign_in(role="technician")
     page = await (await web.client.get("/console/ticket/1")).text()
-    assert f"<b>{msg.TRANSCRIPT_WHO['in']}</b> Chọn: " in page and f"<b>{msg.TRANSCRIPT_WHO['out']}</b>" in page
+    said, bot = (f'<div class="who">{msg.TRANSCRIPT_WHO[d]}</div><div class="text">' for d in ("in", "out"))
+    assert said + "Chọn: " in page and bot in page
     assert "[sys:" not in page and "[step:" not in page

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+import pytest
 
 from bot.config import load_config
 from bot.knowledge.base import load_knowledge
@@ -69,3 +72,15 @@ def test_entries_too_alike_do_not_stop_the_bot_starting_but_a_reload_refuses_the
     assert (ok, [p.entry for p in problems if p.level == "error"]) == (False, ["in-1"])
     started = Faq(folder, load_config(REPO / "config.yaml").matcher)
     assert sorted(e.id for e in started.kb.entries) == ["in-1", "in-2", "vneid"]
+
+
+def test_checks_that_only_warn_run_after_start_on_their_own_thread(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="bot.knowledge.live"):
+        faq = Faq(knowledge(tmp_path), load_config(REPO / "config.yaml").matcher)
+        at_start = [r.getMessage() for r in caplog.records]
+        faq.check_in_background().join(timeout=30)
+    later = [r.getMessage() for r in caplog.records][len(at_start):]
+    assert (at_start, later) == ([], [
+        f"knowledge: {tmp_path / 'knowledge' / 'faq' / 'may.yaml'}:3: [in-1] warning: 'Máy in không in được' "
+        "matches entry in-2 as well as its own (0.98 vs 1.00); reword one of them or merge them"])

@@ -200,3 +200,23 @@ def test_admins_see_the_latest_quarantined_updates_in_the_chat(tmp_path: Path) -
         "#1 2026-11-24 01:00 · telegram · update 101: AttributeError: 'str' object has no attribute 'copy'",
     ])]
     assert bot.say(TECH, "/cachly") == [msg.NOT_AN_ADMIN]
+
+
+async def test_a_batch_shares_its_commits_and_a_poisoned_update_in_it_loses_no_other(bot: TelegramBot) -> None:
+    assert bot.services is not None
+    writer = bot.services.writer
+    stored: list[int] = []  # processed updates after each commit (read on the writer thread)
+    writer.on_commit.append(
+        lambda: stored.append(writer.db.execute("select count(*) from processed_updates").fetchone()[0]))
+    officials = [OFFICIAL + n for n in range(1, 21)]
+    for n, official in enumerate(officials):  # all waiting in one getUpdates batch
+        if n == 10:
+            poisoned = bot.tg.queue_update(poisoned_updates(int(time.time()))["no chat"])["update_id"]
+        bot.tg.user_text(official, "xin chào")
+    for official in officials:
+        (hello,) = await bot.said(official, 1)
+        assert hello["text"] == msg.SMALLTALK_HELLO
+    assert [int(r["update_ref"]) for r in listing(bot.services.db)] == [poisoned]
+    await bot.tg.wait_for(lambda t: t.pending_updates == [], timeout=5)  # all acknowledged
+    commits_storing_updates = len(set(stored)) - 1  # each new count came with a commit
+    assert commits_storing_updates < len(officials) // 2  # awaited one by one, it was one commit each

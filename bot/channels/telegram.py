@@ -67,7 +67,11 @@ GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
 OVERALL_PER_SECOND = 30
 RAW_PIECE = 3500  # characters of text per message before escaping
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-SEND_POOL = 64  # connections for sending: replies to many chats go out at once
+# Connections for sending: replies to many chats go out at once. Not more: httpcore
+# checks every pooled connection twice per request (a socket poll each), which with
+# 64 was a quarter of the bot's CPU per reply; 16 at Telegram's ~0.1-0.3 s per send
+# still pass its limit of 30 messages a second.
+SEND_POOL = 16
 SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
 
 MENU_ACTIONS = {msg.MENU_ASK: "menu:ask", msg.MENU_REPORT: "menu:report", msg.MENU_TICKETS: "menu:tickets"}
@@ -283,10 +287,7 @@ class TelegramChannel:
             if batch is None:
                 continue
             before = self.offset
-            for item in batch:
-                if not await self._take_polled(item):
-                    break  # a storage fault: the rest of the batch comes again, from this update
-            else:
+            if await self._take_batch(batch):
                 if batch and self.offset == before:  # no usable update_id at all: do not spin
                     await self._pause("getUpdates returned updates without an update_id")
                 else:
@@ -326,35 +327,83 @@ class TelegramChannel:
 
     async def _take_polled(self, item: object) -> bool:
         """Handle one polled update and acknowledge it; False on a storage fault (not acknowledged)."""
-        update_id = _update_id(item)
-        ref = None if update_id is None else str(update_id)
-        try:
-            await self._take(item)
-        except Exception as exc:  # noqa: BLE001 - sorted below: storage fault or poison
-            if is_storage_fault(exc):
-                await self._pause(f"the database cannot be written ({exc}); update {ref} is not "
-                                  "acknowledged and will come again")
-                return False
+        return await self._take_batch([item])
+
+    async def _take_batch(self, batch: list) -> bool:
+        """Handle a getUpdates batch, acknowledging each update once it is committed.
+
+        Every update is parsed and queued for the writer before the first one is
+        awaited, so the batch shares a transaction (and one commit), each update
+        in its own savepoint: one that fails rolls back alone and is quarantined.
+        They are still handled in order. False on a storage fault: nothing from
+        that update on is acknowledged, and the rest of the batch comes again
+        (what was stored of it is recognised by its update_id and not answered twice).
+        """
+        queued: list[tuple[object, int | None, Awaitable[Outcome] | BaseException | None]] = []
+        for item in batch:
             try:
-                quarantine(self.db, self.clock(), CHANNEL, ref, item, exc)
-            except Exception as stored:  # noqa: BLE001 - cannot even keep it: try again later
-                await self._pause(f"update {ref} could not be quarantined ({type(stored).__name__})")
-                return False
-        if update_id is not None:
-            self.offset = max(self.offset, update_id + 1)
+                handled: Awaitable[Outcome] | BaseException | None = await self._submit(item)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - sorted below, in order with the others
+                handled = exc
+            queued.append((item, _update_id(item), handled))
+        for n, (item, update_id, handled) in enumerate(queued):
+            try:
+                if isinstance(handled, BaseException):
+                    raise handled
+                if handled is not None:
+                    await handled
+            except Exception as exc:  # noqa: BLE001 - sorted below: storage fault or poison
+                if not await self._set_aside(item, update_id, exc):
+                    await self._drain(queued[n + 1:])
+                    return False
+            if update_id is not None:
+                self.offset = max(self.offset, update_id + 1)
         return True
+
+    async def _set_aside(self, item: object, update_id: int | None, exc: Exception) -> bool:
+        """An update that failed: quarantined (True), or a storage fault, paused on (False)."""
+        ref = None if update_id is None else str(update_id)
+        if is_storage_fault(exc):
+            await self._pause(f"the database cannot be written ({exc}); update {ref} is not "
+                              "acknowledged and will come again")
+            return False
+        try:
+            quarantine(self.db, self.clock(), CHANNEL, ref, item, exc)
+        except Exception as stored:  # noqa: BLE001 - cannot even keep it: try again later
+            await self._pause(f"update {ref} could not be quarantined ({type(stored).__name__})")
+            return False
+        return True
+
+    @staticmethod
+    async def _drain(queued: list[tuple[object, int | None, Awaitable[Outcome] | BaseException | None]]) -> None:
+        """Wait out updates queued behind one that was not stored: they come again anyway."""
+        for _, _, handled in queued:
+            if handled is not None and not isinstance(handled, BaseException):
+                with contextlib.suppress(Exception):
+                    await handled
 
     async def _take(self, data: object) -> None:
         """Parse one raw update and hand it to the core; raises whatever goes wrong."""
+        handled = await self._submit(data)
+        if handled is not None:
+            await handled
+
+    async def _submit(self, data: object) -> Awaitable[Outcome] | None:
+        """Parse one raw update and queue it for the core: its outcome once committed, or None
+        when there is nothing to handle. Raises what goes wrong before it is queued."""
         if not isinstance(data, dict):
             raise ValueError(f"an update must be an object, not {type(data).__name__}")
         update = Update.de_json(data, self.app.bot)
         # Our handlers directly (never PTB's process_update, which would swallow a storage
         # fault into an error handler and acknowledge an update that was not stored).
+        incoming = None
         if update.callback_query is not None:
-            await self._on_callback(update)
+            incoming = await self._callback_incoming(update)
         elif update.effective_message is not None:
-            await self._on_message(update)
+            incoming = self._incoming(update, update.effective_message)
+        return None if incoming is None else self.handle(incoming)
 
     # -- incoming ---------------------------------------------------------------------
 
@@ -386,17 +435,8 @@ class TelegramChannel:
             in_group=message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP),
         )
 
-    async def _on_message(self, update: Update) -> None:
-        """A message or an edit: hand it to the core; its replies go out through the outbox."""
-        message = update.effective_message
-        if message is None:
-            return
-        incoming = self._incoming(update, message)
-        if incoming is not None:
-            await self.handle(incoming)
-
-    async def _on_callback(self, update: Update) -> None:
-        """A button press: always answered (stops the spinner), then handled by the core."""
+    async def _callback_incoming(self, update: Update) -> Incoming:
+        """A button press: always answered (stops the spinner), then handed to the core."""
         query = update.callback_query
         assert query is not None
         try:
@@ -406,11 +446,11 @@ class TelegramChannel:
         message = query.message
         chat_ref = str(message.chat.id) if message is not None else str(query.from_user.id)
         in_group = message is not None and message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP)
-        await self.handle(Incoming(
+        return Incoming(
             channel=CHANNEL, user_ref=str(query.from_user.id), chat_ref=chat_ref,
             action=clean_text(query.data or ""), update_id=str(update.update_id),
             display_name=clean_text(query.from_user.full_name), in_group=in_group,
-        ))
+        )
 
     # -- outgoing ---------------------------------------------------------------------
 

@@ -294,14 +294,16 @@ def not_questions(kb: KnowledgeBase) -> list[Problem]:
 
 def build_checked(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig,
                   confusable: Level = "error", budget: float | None = None,
-                  share: float | None = None) -> tuple[Matcher | None, list[Problem]]:
+                  share: float | None = None, warnings_later: bool = False) -> tuple[Matcher | None, list[Problem]]:
     """A matcher over the knowledge base and every problem found; no matcher if any is an error.
 
     `confusable` says what entries too alike to tell apart are: an error
     (`faq check`, reloads, edits refuse them) or a warning (start-up: the bot
     serves, hesitating between them, rather than not at all). `budget` and
     `share`: see `confusable_entries` (start-up and reloads use both; `faq
-    check` neither, so it stays exhaustive).
+    check` neither, so it stays exhaustive). `warnings_later` (start-up, with
+    confusable entries as warnings): leave out the checks that can only warn,
+    for `warning_checks` to run once the bot serves.
     """
     try:
         kb = load_knowledge(directory, faq_files)
@@ -315,10 +317,25 @@ def build_checked(directory: Path, faq_files: Sequence[Path] | None, config: Mat
             str(directory / FIT_FILE), 0, f"unreadable ({exc}); run `python -m bot matcher fit`",
             level="warning")))
     matcher = Matcher(kb, config, decider)
-    problems = sorted(confusable_entries(kb, matcher, confusable, budget, share) + not_questions(kb)) + list(
-        kb.warnings) + (stale_fit(directory, kb) if faq_files is None else []) + unsourced_citations(kb) + (
-        button_labels(kb) + contact_warnings(kb))
+    if warnings_later and confusable == "warning":
+        problems = sorted(not_questions(kb)) + list(kb.warnings)
+    else:
+        problems = sorted(confusable_entries(kb, matcher, confusable, budget, share) + not_questions(kb)) + list(
+            kb.warnings) + _warnings_only(directory, faq_files, kb)
     return (None if any(p.level == "error" for p in problems) else matcher), problems
+
+
+def _warnings_only(directory: Path, faq_files: Sequence[Path] | None, kb: KnowledgeBase) -> list[Problem]:
+    return (stale_fit(directory, kb) if faq_files is None else []) + unsourced_citations(kb) + (
+        button_labels(kb) + contact_warnings(kb))
+
+
+def warning_checks(directory: Path, matcher: Matcher, budget: float | None = None,
+                   share: float | None = None) -> list[Problem]:
+    """What `build_checked(..., warnings_later=True)` left out: entries too alike (as warnings),
+    a stale fit, answers citing facts without a source, button labels, contacts not filled in."""
+    kb = matcher.kb
+    return sorted(confusable_entries(kb, matcher, "warning", budget, share)) + _warnings_only(directory, None, kb)
 
 
 def check(directory: Path, faq_files: Sequence[Path] | None, config: MatcherConfig) -> list[Problem]:

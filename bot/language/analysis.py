@@ -55,7 +55,9 @@ def _find(tokens: list[Token], phrase: tuple[Token, ...], start: int = 0) -> lis
     n = len(phrase)
     first = phrase[0].folded
     for i in range(start, len(tokens) - n + 1):
-        if tokens[i].folded == first and all(_token_fits(a, b, n > 1) for a, b in zip(tokens[i : i + n], phrase, strict=True)):
+        if tokens[i].folded == first and all(
+            _token_fits(a, b, n > 1) for a, b in zip(tokens[i : i + n], phrase, strict=True)
+        ):
             return [i]
     return []
 

@@ -164,10 +164,19 @@ def connect(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
 
     The connection may be handed to another thread (the writer's) but must be
     used by one thread at a time.
+
+    `synchronous = NORMAL`: in WAL mode a commit is then written to the log but
+    not flushed to the disk; the log is flushed at each checkpoint. A commit
+    survives the bot being killed (kill -9, a crash, an OOM kill), since the
+    operating system has it; a power cut or a kernel crash may lose the last
+    commits before the checkpoint (never corrupt the file). Those updates were
+    acknowledged to Telegram, so they would not come again. FULL flushed every
+    commit, which cost more than the rest of an update's handling on a busy disk.
     """
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=busy_timeout, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
     conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
     db = Store(conn)
     if db.journal_mode != "wal":
         db.enable_wal()

@@ -41,7 +41,9 @@ from bot.web.live import TICKETS, Hub, Subscription, serve_stream, sse
 
 log = logging.getLogger(__name__)
 
-STREAMS_PER_SESSION = 6  # a technician's open tabs
+# A technician's open tabs with a live stream: browsers keep 6 connections per server (HTTP/1.1),
+# and a stream holds one; a tab over the limit is refused and its page retries every few seconds.
+STREAMS_PER_SESSION = 4
 STREAMS_PER_ADDRESS = 60
 FAQ_FOUND = 6  # entries offered for "send FAQ entry"
 # Form actions: the desk command each one is, and the form field that carries its text.
@@ -121,9 +123,8 @@ class DeskPages:
         """(the chat with the bot before the report, the ticket's own conversation) as lines."""
         zone = self.s.calendar.zone
         tickets = self.s.tickets
-        before = [Line("official" if m["direction"] == "in" else "bot",
-                       msg.DESK_WHO_OFFICIAL if m["direction"] == "in" else msg.DESK_WHO_BOT, "", m["text"][:300])
-                  for m in tickets.transcript(ticket.id)]
+        before = [Line("official" if m["direction"] == "in" else "bot", msg.TRANSCRIPT_WHO.get(m["direction"], ""),
+                       "", m["text"][:300]) for m in tickets.transcript(ticket.id)]
         photos: dict[int, list[str]] = {}
         for a in tickets.attachments(ticket.id):
             if a["file_ref"].startswith("/files/") and a["event_id"] is not None:
@@ -137,7 +138,7 @@ class DeskPages:
             if ev["internal"]:
                 who, label = "internal", f"📝 {name} · {label} ({msg.DESK_INTERNAL})"
             elif kind in ("created", "message", "edit", "rating") and ev["actor_id"] == ticket.user_id:
-                who, label = "official", f"{msg.DESK_WHO_OFFICIAL} {name} · {label}"
+                who, label = "official", f"{msg.TRANSCRIPT_WHO['in']} {name} · {label}"
             elif kind == "reply" or (kind == "status" and text):
                 who, label = "technician", f"{msg.DESK_WHO_TECHNICIAN.format(name=name)} · {label}"
                 if kind == "status":

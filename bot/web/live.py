@@ -113,6 +113,8 @@ class Hub:
             raise TooManyStreams(", ".join(limits))
         if self._loop is None:
             self._loop = asyncio.get_running_loop()
+        if not self._subs:  # nobody listened: what was committed meanwhile wakes no one (streams read their own backlog)
+            self.last_event, self.last_message = self._tops()
         sub = Subscription(topic)
         self._subs.setdefault(topic, set()).add(sub)
         self._by_client.update(limits.keys())

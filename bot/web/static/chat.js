@@ -33,10 +33,17 @@
   }
   function listen() {
     if (!window.EventSource) { setInterval(poll, DOWN_MS); return; }
-    stream = new EventSource("/chat/api/events?after=" + last);
-    stream.addEventListener("message", function (ev) { add(JSON.parse(ev.data)); });
-    stream.onopen = function () { showStatus(true); };
-    stream.onerror = function () { showStatus(false); };  // EventSource reconnects by itself
+    function connect() {
+      stream = new EventSource("/chat/api/events?after=" + last);
+      stream.addEventListener("message", function (ev) { add(JSON.parse(ev.data)); });
+      stream.onopen = function () { showStatus(true); };
+      stream.onerror = function () {  // EventSource reconnects by itself, except after a refusal (e.g. 429)
+        showStatus(false);
+        if (stream.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+      };
+    }
+    connect();
+    window.addEventListener("pagehide", function () { if (stream) stream.close(); });
     setInterval(function () { if (!streamOpen) poll(); }, DOWN_MS);
     setInterval(poll, FALLBACK_MS);
   }

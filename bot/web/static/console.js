@@ -13,7 +13,7 @@
   var body = document.body, url = body.dataset.live;
   if (!url || !window.EventSource) return;
   var state = document.getElementById("live-state"), sound = document.getElementById("sound");
-  var title = document.title, fresh = 0, timer = null, stream;
+  var title = document.title, fresh = 0, timer = null, stream, opened = false;
   function show(up) {
     if (!state) return;
     state.textContent = up ? state.dataset.on : state.dataset.off;
@@ -57,19 +57,28 @@
   }
   var reload = body.dataset.page === "queue" ? reloadQueue : reloadTicket;
   function soon() { clearTimeout(timer); timer = setTimeout(reload, 150); }  // many events: one reload
-  stream = new EventSource(url);
-  stream.onopen = function () { show(true); };
-  stream.onerror = function () { show(false); };
-  stream.addEventListener("reload", soon);
-  stream.addEventListener("ticket", function (ev) {
-    var d = JSON.parse(ev.data);
-    if (body.dataset.page === "queue") {
-      if (d.kind === "created") { fresh += 1; badge(); beep(); }
-      soon();
-    } else if (String(d.ticket) === body.dataset.ticket) {
-      soon();
-    }
-  });
+  function connect() {
+    stream = new EventSource(url);
+    // Reconnected: whatever changed while no stream was open is fetched once.
+    stream.onopen = function () { show(true); if (opened) soon(); opened = true; };
+    stream.onerror = function () {  // EventSource retries by itself, except after a refusal (e.g. 429)
+      show(false);
+      if (stream.readyState === EventSource.CLOSED) setTimeout(connect, 5000);
+    };
+    stream.addEventListener("reload", soon);
+    stream.addEventListener("ticket", function (ev) {
+      var d = JSON.parse(ev.data);
+      if (body.dataset.page === "queue") {
+        if (d.kind === "created") { fresh += 1; badge(); beep(); }
+        soon();
+      } else if (String(d.ticket) === body.dataset.ticket) {
+        soon();
+      }
+    });
+  }
+  connect();
+  // Leaving the page: close the stream now, or the browser may keep it (and its place) open for a while.
+  window.addEventListener("pagehide", function () { if (stream) stream.close(); });
   window.addEventListener("focus", seen);
   document.addEventListener("visibilitychange", function () { if (!document.hidden) seen(); });
   document.addEventListener("click", seen);
