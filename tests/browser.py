@@ -275,16 +275,23 @@ class Browser:
 
 
 @contextmanager
-def chromium_driver(window: tuple[int, int] | None = None) -> Iterator[Any]:
-    """A fresh headless Chromium with its own profile (no cookie survives from another browser),
-    at `window` size if given; quit and its profile removed afterwards."""
+def chromium_driver(width: int | None = None, height: int | None = None) -> Iterator[WebDriver]:
+    """A fresh headless Chromium with its own profile (no cookie survives from another test), quit after."""
     require_tools()
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+    profile = fresh_profile()
     driver = start_chromium(profile)
+    if width and height:
+        driver.set_window_size(width, height)
     try:
-        if window is not None:
-            driver.set_window_size(*window)
         yield driver
     finally:
         driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        remove_profile(profile)
+
+
+def fresh_profile() -> Path:
+    return Path(tempfile.mkdtemp(prefix="chromium-profile-"))
+
+
+def remove_profile(profile: Path) -> None:
+    shutil.rmtree(profile, ignore_errors=True)

@@ -284,7 +284,7 @@ CANNED_TITLE, CANNED_TEXT = "Xoá cache", "Anh/chị xoá cache trình duyệt (
 @pytest.fixture
 def second_chromium() -> Iterator[object]:
     """Another person's browser (its own profile and cookies), at a phone's width."""
-    with chromium_driver(window=(390, 844)) as driver:
+    with chromium_driver(390, 844) as driver:
         yield driver
 
 
