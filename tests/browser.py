@@ -19,6 +19,8 @@ import shutil
 import struct
 import tempfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -273,6 +275,21 @@ class Browser:
         buttons = await self.all(css)
         await self.call(buttons[-1].click)
         return await self.wait_bot(expect, after=before, startswith=startswith)
+
+
+@contextmanager
+def chromium_driver(width: int | None = None, height: int | None = None) -> Iterator[WebDriver]:
+    """A fresh headless Chromium with its own profile (no cookie survives from another test), quit after."""
+    require_tools()
+    profile = fresh_profile()
+    driver = start_chromium(profile)
+    if width and height:
+        driver.set_window_size(width, height)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        remove_profile(profile)
 
 
 def fresh_profile() -> Path:

@@ -32,13 +32,7 @@ def chromium() -> Iterator[object]:
 
     Skipped without Chromium, chromedriver or Selenium, except on CI (tests.browser.require_tools).
     """
-    from tests.browser import fresh_profile, remove_profile, require_tools, start_chromium
+    from tests.browser import chromium_driver
 
-    require_tools()
-    profile = fresh_profile()
-    driver = start_chromium(profile)
-    try:
+    with chromium_driver() as driver:
         yield driver
-    finally:
-        driver.quit()
-        remove_profile(profile)

@@ -22,7 +22,7 @@ from bot.app import Services, build_services
 from bot.config import WebConfig
 from bot.desk.accounts import Accounts
 from bot.runner import start, stop
-from tests.browser import Browser, require_tools, tiny_png
+from tests.browser import Browser, chromium_driver, require_tools, tiny_png
 from tests.harness import REPO, make_config
 from tests.test_telegram import free_port
 
@@ -284,15 +284,8 @@ CANNED_TITLE, CANNED_TEXT = "Xoá cache", "Anh/chị xoá cache trình duyệt (
 @pytest.fixture
 def second_chromium() -> Iterator[object]:
     """Another person's browser (its own profile and cookies), at a phone's width."""
-    from tests.browser import fresh_profile, remove_profile, start_chromium
-
-    require_tools()
-    profile = fresh_profile()
-    driver = start_chromium(profile)
-    driver.set_window_size(390, 844)
-    yield driver
-    driver.quit()
-    remove_profile(profile)
+    with chromium_driver(390, 844) as driver:
+        yield driver
 
 
 async def test_a_new_ticket_appears_live_and_a_canned_reply_reaches_the_chat_live(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_config
 from bot.knowledge.base import (
     MAX_ANSWER_CHARS,
     MAX_TITLE_CHARS,
@@ -15,7 +16,6 @@ from bot.knowledge.base import (
     load_knowledge,
     province_file,
 )
-from bot.config import load_config
 from bot.knowledge.check import button_labels, check
 
 REPO = Path(__file__).resolve().parent.parent

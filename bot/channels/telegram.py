@@ -340,26 +340,33 @@ class TelegramChannel:
         (what was stored of it is recognised by its update_id and not answered twice).
         """
         queued: list[tuple[object, int | None, Awaitable[Outcome] | BaseException | None]] = []
-        for item in batch:
-            try:
-                handled: Awaitable[Outcome] | BaseException | None = await self._submit(item)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - sorted below, in order with the others
-                handled = exc
-            queued.append((item, _update_id(item), handled))
-        for n, (item, update_id, handled) in enumerate(queued):
-            try:
-                if isinstance(handled, BaseException):
-                    raise handled
-                if handled is not None:
-                    await handled
-            except Exception as exc:  # noqa: BLE001 - sorted below: storage fault or poison
-                if not await self._set_aside(item, update_id, exc):
-                    await self._drain(queued[n + 1:])
-                    return False
-            if update_id is not None:
-                self.offset = max(self.offset, update_id + 1)
+        done = 0
+        try:
+            for item in batch:
+                try:
+                    handled: Awaitable[Outcome] | BaseException | None = await self._submit(item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - sorted below, in order with the others
+                    handled = exc
+                queued.append((item, _update_id(item), handled))
+            for done, (item, update_id, handled) in enumerate(queued):
+                try:
+                    if isinstance(handled, BaseException):
+                        raise handled
+                    if handled is not None:
+                        await handled
+                except Exception as exc:  # noqa: BLE001 - sorted below: storage fault or poison
+                    if not await self._set_aside(item, update_id, exc):
+                        await self._drain(queued[done + 1:])
+                        return False
+                if update_id is not None:
+                    self.offset = max(self.offset, update_id + 1)
+        except asyncio.CancelledError:  # stopping: what has not started is not handled (nor acknowledged)
+            for _, _, handled in queued[done:]:
+                if isinstance(handled, asyncio.Future):
+                    handled.cancel()
+            raise
         return True
 
     async def _set_aside(self, item: object, update_id: int | None, exc: Exception) -> bool:
