@@ -203,6 +203,8 @@ async def test_oa_refuses_a_forged_signature_and_ignores_a_duplicate_delivery(bo
     assert await bot.oa.post_event(url, event, unsigned=True) == 403
     old = bot.oa.user_send_text(USER, "xin chào", timestamp=str(bot.now_ms() - 3 * 3600 * 1000))
     assert await bot.oa.post_event(url, old) == 403  # a replay of an old event
+    for field in ("timestamp", "app_id"):  # a lone surrogate is refused like any forgery, never a 500
+        assert await bot.oa.post_event(url, dict(event, **{field: "\ud800"}), mac="0" * 64) == 403
     assert bot.oa.sent(USER) == []
     assert await bot.oa.post_event(url, event) == 200
     assert await bot.oa.post_event(url, event) == 200  # Zalo retried: acknowledged, not handled twice

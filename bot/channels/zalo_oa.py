@@ -145,10 +145,13 @@ class ZaloOAChannel:
         if not isinstance(event, dict):
             raise ForgedEvent("not an event")
         timestamp = str(event.get("timestamp") or "")
-        given = (header or "").strip()
-        given = given[4:] if given.startswith("mac=") else given
-        expected = signature(str(event.get("app_id") or ""), raw_body, timestamp, self.oa_secret_key)
-        if not hmac.compare_digest(given.encode(), expected.encode()) or str(event.get("app_id")) != self.app_id:
+        if str(event.get("app_id")) != self.app_id:
+            raise ForgedEvent("another app's event")
+        if not (timestamp.isascii() and timestamp.isdigit()):  # also keeps lone surrogates out of the hash
+            raise ForgedEvent("bad timestamp")
+        given = (header or "").strip().removeprefix("mac=")
+        expected = signature(self.app_id, raw_body, timestamp, self.oa_secret_key)
+        if not (given.isascii() and hmac.compare_digest(given, expected)):
             raise ForgedEvent("bad signature")
         try:
             sent_at = datetime.fromtimestamp(int(timestamp) / 1000, UTC)
