@@ -474,6 +474,8 @@ DESK_FAQ_PLACEHOLDER = "ví dụ: token không nhận"
 DESK_FAQ_SEND = "Gửi hướng dẫn này"
 DESK_FAQ_NONE = "Không tìm thấy hướng dẫn nào khớp."
 FAQ_FROM_TECHNICIAN = "📘 Hướng dẫn: {question}\n\n{answer}"
+# An FAQ answer's line pointing to a technician, left out when a technician sends it into a ticket.
+FAQ_ESCALATION_MARK = '"Gặp kỹ thuật viên"'
 DESK_ATTACHMENTS = "Ảnh đính kèm"
 DESK_PAST_TITLE = "Cách đã xử lý trước đây"
 DESK_PAST_HINT = "Tìm trong mô tả và cách xử lý của mọi yêu cầu, kể cả đã đóng"

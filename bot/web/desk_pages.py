@@ -270,7 +270,7 @@ class DeskPages:
         entry = kb.entry(str(form.get("entry_id", "")))
         if entry is None:
             raise web.HTTPBadRequest(text="unknown FAQ entry")
-        text = msg.FAQ_FROM_TECHNICIAN.format(question=entry.question, answer=kb.render(entry.answer).rstrip())
+        text = msg.FAQ_FROM_TECHNICIAN.format(question=entry.question, answer=in_a_ticket(kb.render(entry.answer)))
         raise await self._act(_int(request.match_info["id"]), person, "reply", text)
 
     # -- canned replies ------------------------------------------------------------------
@@ -309,3 +309,9 @@ def _int(text: str) -> int:
         return int(text)
     except ValueError as exc:
         raise web.HTTPNotFound() from exc
+
+
+def in_a_ticket(answer: str) -> str:
+    """An FAQ answer as a technician sends it into a ticket: without the line that tells the
+    official to press "Gặp kỹ thuật viên", since a technician is already on it."""
+    return "\n".join(line for line in answer.rstrip().splitlines() if msg.FAQ_ESCALATION_MARK not in line)
