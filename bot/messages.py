@@ -521,6 +521,52 @@ FAQ_CHANGED_SINCE = "{file} đã được sửa sau lần #{edit}; hãy hoàn t�
 MONTHLY_REPORT_DOCUMENT = "📊 Báo cáo nhu cầu tập huấn tháng {month} (mở tệp đính kèm bằng trình duyệt)."
 MONTHLY_REPORT_LINK = "📊 Báo cáo nhu cầu tập huấn tháng {month}: {link}"
 
+# The report page itself (bot/insight/templates/report.html).
+REPORT_TITLE = "Báo cáo nhu cầu tập huấn tháng {month}"
+REPORT_HEADING = "Báo cáo nhu cầu tập huấn — tháng {month}"
+REPORT_SUBTITLE = ("Từ hoạt động của trợ lý hỗ trợ kỹ thuật cấp xã, tỉnh Lào Cai. Lập lúc {generated}. "
+                   "Chỉ có số liệu theo xã/phường và hệ thống; không có thông tin cá nhân của cán bộ.")
+REPORT_SECTIONS = {
+    "summary": "Tổng quan", "charts": "Biểu đồ", "communes_need": "Xã/phường cần tập huấn nhất",
+    "topics_need": "Nội dung cần tập huấn nhất", "systems": "Theo hệ thống", "communes": "Theo xã/phường",
+}
+REPORT_CARDS = {
+    "questions": "Câu hỏi", "answered": "Trả lời được", "helpful": "Giải quyết nhờ FAQ",
+    "unanswered": "Chưa giải đáp được", "repeated": "Hỏi lại cùng một việc", "tickets": "Yêu cầu hỗ trợ",
+    "first_response": "Phản hồi đầu (trung vị)", "resolution": "Xử lý xong (trung vị)",
+    "sla_breaches": "Quá hạn SLA", "rating": "Đánh giá",
+}
+REPORT_COMPARED = "so với {month}"
+REPORT_NEED_SCORE = "mức {score}"
+REPORT_NO_COMMUNE_NEEDS = "Không có xã/phường nào có dấu hiệu cần tập huấn trong tháng."
+REPORT_NO_TOPIC_NEEDS = "Không có nội dung nào bị hỏi lại nhiều lần trong tháng."
+REPORT_OUTAGE = ("{n} yêu cầu trong tháng thuộc sự cố chung (một hệ thống lỗi cho nhiều xã cùng lúc): "
+                 "được tính là yêu cầu hỗ trợ, nhưng không tính là nhu cầu tập huấn.")
+REPORT_SYSTEM = "Hệ thống"
+REPORT_COMMUNE = "Xã/phường"
+REPORT_TABLE_HEAD = ("Câu hỏi", "Giải quyết nhờ FAQ", "Chưa giải đáp", "Hỏi lại", "Yêu cầu", "Phản hồi đầu",
+                     "Xử lý xong", "Quá hạn", "Đánh giá")
+REPORT_HOURS = "{hours:.1f} giờ"
+REPORT_HOURS_UNIT = " giờ"
+REPORT_CHARTS = {
+    "needs": "Xã/phường cần tập huấn (mức cần)", "needs_axis": "Mức cần tập huấn",
+    "outcomes": "Câu hỏi của 15 xã/phường hỏi nhiều nhất", "systems": "Yêu cầu hỗ trợ theo hệ thống",
+    "systems_axis": "Số yêu cầu", "weekly": "Theo tuần, tháng {before} và {month}",
+}
+REPORT_HOW_TITLE = "Cách tính."
+REPORT_HOW = (
+    "Câu hỏi thuộc xã/phường của cán bộ hỏi và thuộc hệ thống của mục hướng dẫn (FAQ) đã trả lời. "
+    "“Trả lời được”: cán bộ bấm “Đã giải quyết”, hoặc bot trả lời (hay cán bộ chọn một câu gợi ý) "
+    "rồi trong 30 phút cán bộ không hỏi lại cùng chủ đề và không gửi yêu cầu; danh sách gợi ý không "
+    "ai chọn không tính (cùng cách tính với trang Quản trị). “Giải quyết nhờ FAQ”: cán bộ bấm “Đã "
+    "giải quyết”. “Chưa giải đáp”: không tìm được hướng dẫn, hoặc cán bộ báo hướng dẫn chưa đúng ý. "
+    "“Hỏi lại”: một xã/phường hỏi cùng một mục hướng dẫn từ 3 lần trở lên trong tháng — dấu hiệu cần "
+    "tập huấn, khác với sự cố. Thời gian tính theo giờ hành chính. “Quá hạn”: phản hồi đầu hoặc xử "
+    "lý xong chậm hơn mục tiêu SLA theo mức khẩn. Mức cần tập huấn của xã/phường = 2 × số lần hỏi "
+    "lại (sau lần đầu) + số câu chưa giải đáp + số lần đọc hướng dẫn rồi vẫn phải gặp kỹ thuật viên. "
+    "Các thay đổi (+/−) so với tháng trước; xanh là tốt lên, đỏ là xấu đi."
+)
+
 INCIDENT_NOTICE = (
     "⚠️ Hệ thống {system} đang gặp sự cố chung từ {since}, kỹ thuật viên đang xử lý "
     "({n} xã/phường đã báo). Anh/chị không cần báo lại; khắc phục xong tôi sẽ nhắn.\n"

@@ -12,12 +12,15 @@ worker thread: it opens its own read-only connection to the database.
 from __future__ import annotations
 
 import csv
-import html
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import jinja2
+from markupsafe import Markup
+
+from bot import messages as msg
 from bot.config import SlaConfig
 from bot.desk.workhours import WorkingHours
 from bot.insight import charts
@@ -35,8 +38,8 @@ class Report:
     html: str
 
 
-def e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+# The report's own template environment: the insight wing does not depend on the web console.
+_TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("bot.insight", "templates"), autoescape=True)
 
 
 def build(database: Path, month: str, kb: KnowledgeBase, commune_names: dict[str, str],
@@ -59,7 +62,7 @@ def _month_label(month: str) -> str:
 
 
 def _hours(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1f} giờ"
+    return "–" if value is None else msg.REPORT_HOURS.format(hours=value)
 
 
 def _pct(part: int, whole: int) -> str:
@@ -70,17 +73,24 @@ def _rating(row: Row) -> str:
     return "–" if row.mean_rating is None else f"{row.mean_rating:.1f} ★ ({len(row.ratings)})"
 
 
-def _change(now: float | None, before: float | None, lower_is_better: bool = False, unit: str = "") -> str:
-    """'+3', '−1.5 giờ', with a class saying whether the change is good news."""
+@dataclass(frozen=True)
+class Change:
+    """A month-on-month change as shown: '+3', '−1.5 giờ', '=' or '–', and whether it is good news
+    (None: no direction to judge)."""
+
+    text: str
+    good: bool | None = None
+
+
+def _change(now: float | None, before: float | None, lower_is_better: bool = False, unit: str = "") -> Change:
     if now is None or before is None:
-        return '<span class="delta">–</span>'
+        return Change("–")
     diff = now - before
     if abs(diff) < 1e-9:
-        return '<span class="delta">=</span>'
-    good = (diff < 0) if lower_is_better else (diff > 0)
-    text = f"{'+' if diff > 0 else '−'}{abs(diff):g}" if isinstance(diff, int) or float(diff).is_integer() \
-        else f"{'+' if diff > 0 else '−'}{abs(diff):.1f}"
-    return f'<span class="delta {"good" if good else "bad"}">{text}{unit}</span>'
+        return Change("=")
+    sign = "+" if diff > 0 else "−"
+    size = f"{abs(diff):g}" if float(diff).is_integer() else f"{abs(diff):.1f}"
+    return Change(f"{sign}{size}{unit}", (diff < 0) if lower_is_better else (diff > 0))
 
 
 # -- the page -------------------------------------------------------------------------------------
@@ -89,52 +99,47 @@ def render(current: MonthFigures, previous: MonthFigures, generated_at: datetime
            calendar: WorkingHours) -> str:
     t, p = current.total, previous.total
     label, before = _month_label(current.month), _month_label(previous.month)
-    cards = [
-        ("Câu hỏi", t.questions, _change(t.questions, p.questions)),
-        ("Trả lời được", f"{t.answered} ({_pct(t.answered, t.questions)})", _change(t.answered, p.answered)),
-        ("Giải quyết nhờ FAQ", f"{t.helpful} ({_pct(t.helpful, t.questions)})", _change(t.helpful, p.helpful)),
-        ("Chưa giải đáp được", t.unanswered, _change(t.unanswered, p.unanswered, lower_is_better=True)),
-        ("Hỏi lại cùng một việc", t.repeated, _change(t.repeated, p.repeated, lower_is_better=True)),
-        ("Yêu cầu hỗ trợ", t.tickets, _change(t.tickets, p.tickets, lower_is_better=True)),
-        ("Phản hồi đầu (trung vị)", _hours(t.median_first_response),
-         _change(_r(t.median_first_response), _r(p.median_first_response), True, " giờ")),
-        ("Xử lý xong (trung vị)", _hours(t.median_resolution),
-         _change(_r(t.median_resolution), _r(p.median_resolution), True, " giờ")),
-        ("Quá hạn SLA", t.sla_breaches, _change(t.sla_breaches, p.sla_breaches, lower_is_better=True)),
-        ("Đánh giá", _rating(t), _change(_r(t.mean_rating), _r(p.mean_rating))),
-    ]
-    summary = "".join(f'<div class="card"><div class="k">{e(k)}</div><div class="v">{e(v)}</div>'
-                      f'<div class="d">{d} <small>so với {e(before)}</small></div></div>' for k, v, d in cards)
-    needs = "".join(
-        f'<li><b>{e(n.name)}</b> <span class="score">mức {n.score}</span><ul>'
-        + "".join(f"<li>{e(r)}</li>" for r in n.reasons) + "</ul></li>" for n in current.commune_needs
-    ) or "<li>Không có xã/phường nào có dấu hiệu cần tập huấn trong tháng.</li>"
-    topics = "".join(
-        f'<li><b>{e(n.name)}</b> <code>{e(n.key)}</code> <span class="score">mức {n.score}</span><ul>'
-        + "".join(f"<li>{e(r)}</li>" for r in n.reasons) + "</ul></li>" for n in current.topic_needs
-    ) or "<li>Không có nội dung nào bị hỏi lại nhiều lần trong tháng.</li>"
-    communes = sorted((r for r in current.communes.values()), key=lambda r: -r.questions)
+    unit = msg.REPORT_HOURS_UNIT
+    cards = [(msg.REPORT_CARDS[key], value, change) for key, value, change in (
+        ("questions", t.questions, _change(t.questions, p.questions)),
+        ("answered", f"{t.answered} ({_pct(t.answered, t.questions)})", _change(t.answered, p.answered)),
+        ("helpful", f"{t.helpful} ({_pct(t.helpful, t.questions)})", _change(t.helpful, p.helpful)),
+        ("unanswered", t.unanswered, _change(t.unanswered, p.unanswered, lower_is_better=True)),
+        ("repeated", t.repeated, _change(t.repeated, p.repeated, lower_is_better=True)),
+        ("tickets", t.tickets, _change(t.tickets, p.tickets, lower_is_better=True)),
+        ("first_response", _hours(t.median_first_response),
+         _change(_r(t.median_first_response), _r(p.median_first_response), True, unit)),
+        ("resolution", _hours(t.median_resolution),
+         _change(_r(t.median_resolution), _r(p.median_resolution), True, unit)),
+        ("sla_breaches", t.sla_breaches, _change(t.sla_breaches, p.sla_breaches, lower_is_better=True)),
+        ("rating", _rating(t), _change(_r(t.mean_rating), _r(p.mean_rating))),
+    )]
+    return _TEMPLATES.get_template("report.html").render(
+        msg=msg, label=label, before=before,
+        generated=generated_at.astimezone(calendar.zone).strftime("%H:%M %d/%m/%Y"),
+        cards=[{"label": k, "value": v, "change": c} for k, v, c in cards],
+        outage_tickets=t.outage_tickets, charts=_charts(current, previous, label, before),
+        commune_needs=current.commune_needs, topic_needs=current.topic_needs,
+        systems=_rows(sorted(current.systems.values(), key=lambda r: -r.questions - r.tickets), previous.systems),
+        communes=_rows(sorted(current.communes.values(), key=lambda r: r.name), previous.communes),
+    )
+
+
+def _charts(current: MonthFigures, previous: MonthFigures, label: str, before: str) -> list[Markup]:
+    """The SVG charts (drawn by our own matplotlib code, so they are inserted as markup)."""
+    names = msg.REPORT_CHARTS
+    communes = sorted(current.communes.values(), key=lambda r: -r.questions)
     outcome_rows = [(r.name, r.helpful, r.answered - r.helpful, r.questions - r.answered)
                     for r in communes[:15] if r.questions]
     need_rows = [(n.name, n.score) for n in current.commune_needs[:10]]
     system_rows = sorted((r for r in current.systems.values() if r.tickets), key=lambda r: -r.tickets)
-    chart_html = "".join(f'<figure>{svg}</figure>' for svg in (
-        charts.bars(need_rows, "Xã/phường cần tập huấn (mức cần)", "Mức cần tập huấn", charts.UNANSWERED),
-        charts.question_outcomes(outcome_rows, "Câu hỏi của 15 xã/phường hỏi nhiều nhất"),
-        charts.bars([(_short(r.name, 38), r.tickets) for r in system_rows], "Yêu cầu hỗ trợ theo hệ thống",
-                    "Số yêu cầu"),
-        charts.weekly(previous.weekly + current.weekly, f"Theo tuần, tháng {before} và {label}"),
-    ) if svg)
-    page = PAGE.format(
-        label=e(label), generated=e(generated_at.astimezone(calendar.zone).strftime("%H:%M %d/%m/%Y")),
-        summary=summary, needs=needs, topics=topics, charts=chart_html,
-        systems=_table(sorted(current.systems.values(), key=lambda r: -r.questions - r.tickets), previous.systems,
-                       "Hệ thống"),
-        communes=_table(sorted(current.communes.values(), key=lambda r: r.name), previous.communes, "Xã/phường"),
-        outage=(f"<p>{t.outage_tickets} yêu cầu trong tháng thuộc sự cố chung (một hệ thống lỗi cho nhiều xã cùng lúc): "
-                "được tính là yêu cầu hỗ trợ, nhưng không tính là nhu cầu tập huấn.</p>" if t.outage_tickets else ""),
+    drawn = (
+        charts.bars(need_rows, names["needs"], names["needs_axis"], charts.UNANSWERED),
+        charts.question_outcomes(outcome_rows, names["outcomes"]),
+        charts.bars([(_short(r.name, 38), r.tickets) for r in system_rows], names["systems"], names["systems_axis"]),
+        charts.weekly(previous.weekly + current.weekly, names["weekly"].format(before=before, month=label)),
     )
-    return page
+    return [Markup(svg) for svg in drawn if svg]
 
 
 def _r(value: float | None) -> float | None:
@@ -145,20 +150,17 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _table(rows: list[Row], before: dict[str, Row], what: str) -> str:
-    head = (f"<tr><th>{e(what)}</th><th>Câu hỏi</th><th>Giải quyết nhờ FAQ</th><th>Chưa giải đáp</th>"
-            "<th>Hỏi lại</th><th>Yêu cầu</th><th>Phản hồi đầu</th><th>Xử lý xong</th><th>Quá hạn</th>"
-            "<th>Đánh giá</th></tr>")
-    body = []
+def _rows(rows: list[Row], before: dict[str, Row]) -> list[dict]:
+    """A table's rows as shown, each with its change against the month before."""
+    shown = []
     for r in rows:
         p = before.get(r.key, Row(r.key, r.name))
-        body.append(
-            f"<tr><th>{e(r.name)}</th><td>{r.questions} {_change(r.questions, p.questions)}</td>"
-            f"<td>{r.helpful}</td><td>{r.unanswered}</td><td>{r.repeated}</td>"
-            f"<td>{r.tickets} {_change(r.tickets, p.tickets, lower_is_better=True)}</td>"
-            f"<td>{_hours(r.median_first_response)}</td><td>{_hours(r.median_resolution)}</td>"
-            f"<td>{r.sla_breaches}</td><td>{_rating(r)}</td></tr>")
-    return f'<div class="scroll"><table>{head}{"".join(body)}</table></div>'
+        shown.append({"name": r.name, "questions": r.questions, "questions_change": _change(r.questions, p.questions),
+                      "helpful": r.helpful, "unanswered": r.unanswered, "repeated": r.repeated,
+                      "tickets": r.tickets, "tickets_change": _change(r.tickets, p.tickets, lower_is_better=True),
+                      "first_response": _hours(r.median_first_response), "resolution": _hours(r.median_resolution),
+                      "sla_breaches": r.sla_breaches, "rating": _rating(r)})
+    return shown
 
 
 # -- CSV ----------------------------------------------------------------------------------------------
@@ -199,50 +201,3 @@ def write_csv(report: Report, directory: Path) -> list[Path]:
 
 def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.2f}"
-
-
-PAGE = """<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Báo cáo nhu cầu tập huấn tháng {label}</title>
-<style>
-body{{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:0;color:#1d2330;background:#fff}}
-main{{max-width:62rem;margin:0 auto;padding:1rem}}
-h1{{font-size:1.5rem;margin:.2rem 0}} h2{{font-size:1.15rem;margin:1.4rem 0 .5rem;border-bottom:2px solid #b71c1c;padding-bottom:.2rem}}
-.sub{{color:#555;margin:0 0 1rem}}
-.cards{{display:grid;grid-template-columns:repeat(auto-fill,minmax(10.5rem,1fr));gap:.5rem}}
-.card{{border:1px solid #dde1e7;border-radius:.4rem;padding:.5rem .6rem}}
-.card .k{{font-size:.8rem;color:#555}} .card .v{{font-size:1.25rem;font-weight:700}} .card .d{{font-size:.8rem}}
-.delta{{font-weight:600}} .delta.good{{color:#2e7d32}} .delta.bad{{color:#c62828}}
-ol.needs>li{{margin:.4rem 0}} ol.needs ul{{margin:.1rem 0;color:#333;font-size:.92rem}}
-.score{{font-size:.8rem;background:#ffebee;color:#b71c1c;border-radius:.3rem;padding:0 .3rem}}
-figure{{margin:.8rem 0;break-inside:avoid;page-break-inside:avoid}}
-svg.chart{{width:100%;height:auto;max-width:44rem;display:block}}
-.scroll{{overflow-x:auto}} table{{border-collapse:collapse;width:100%;font-size:.85rem}}
-th,td{{border-bottom:1px solid #e3e6eb;padding:.25rem .35rem;text-align:right;white-space:nowrap}}
-th:first-child,tr th{{text-align:left;white-space:normal}} td .delta{{font-size:.75rem}}
-footer{{color:#555;font-size:.8rem;margin-top:1.5rem}}
-@media (max-width:40rem){{main{{padding:.6rem}} h1{{font-size:1.25rem}} .cards{{grid-template-columns:1fr 1fr}}}}
-@page{{size:A4;margin:12mm}}
-@media print{{main{{max-width:none;padding:0}} body{{font-size:10pt}} h2{{break-after:avoid}}
-  table{{font-size:7.5pt}} tr{{break-inside:avoid}} .scroll{{overflow:visible}} svg.chart{{max-width:16cm}}}}
-</style></head>
-<body><main>
-<h1>Báo cáo nhu cầu tập huấn — tháng {label}</h1>
-<p class="sub">Từ hoạt động của trợ lý hỗ trợ kỹ thuật cấp xã, tỉnh Lào Cai. Lập lúc {generated}.
-Chỉ có số liệu theo xã/phường và hệ thống; không có thông tin cá nhân của cán bộ.</p>
-<section id="summary"><h2>Tổng quan</h2><div class="cards">{summary}</div>{outage}</section>
-<section id="charts"><h2>Biểu đồ</h2>{charts}</section>
-<section id="communes-need"><h2>Xã/phường cần tập huấn nhất</h2><ol class="needs">{needs}</ol></section>
-<section id="topics-need"><h2>Nội dung cần tập huấn nhất</h2><ol class="needs">{topics}</ol></section>
-<section id="systems"><h2>Theo hệ thống</h2>{systems}</section>
-<section id="communes"><h2>Theo xã/phường</h2>{communes}</section>
-<footer><p><b>Cách tính.</b> Câu hỏi thuộc xã/phường của cán bộ hỏi và thuộc hệ thống của mục hướng dẫn (FAQ) đã
-trả lời. “Trả lời được”: cán bộ bấm “Đã giải quyết”, hoặc bot trả lời (hay cán bộ chọn một câu gợi ý) rồi trong
-30 phút cán bộ không hỏi lại cùng chủ đề và không gửi yêu cầu; danh sách gợi ý không ai chọn không tính (cùng cách
-tính với trang Quản trị). “Giải quyết nhờ FAQ”: cán bộ bấm “Đã giải quyết”. “Chưa giải đáp”: không tìm được hướng dẫn, hoặc cán bộ
-báo hướng dẫn chưa đúng ý. “Hỏi lại”: một xã/phường hỏi cùng một mục hướng dẫn từ 3 lần trở lên trong tháng —
-dấu hiệu cần tập huấn, khác với sự cố. Thời gian tính theo giờ hành chính. “Quá hạn”: phản hồi đầu hoặc xử lý
-xong chậm hơn mục tiêu SLA theo mức khẩn. Mức cần tập huấn của xã/phường = 2 × số lần hỏi lại (sau lần đầu)
-+ số câu chưa giải đáp + số lần đọc hướng dẫn rồi vẫn phải gặp kỹ thuật viên. Các thay đổi (+/−) so với tháng trước;
-xanh là tốt lên, đỏ là xấu đi.</p></footer>
-</main></body></html>"""
