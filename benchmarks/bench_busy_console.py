@@ -51,6 +51,7 @@ for path in (REPO, HERE):
 import aiohttp  # noqa: E402
 
 from bench_telegram import TimedFakeTelegram, free_port, pacing_disabled, query_mix  # noqa: E402
+from benchmarks.bench_pages import PASSWORD, sign_in  # noqa: E402
 from benchmarks.make_db import main as make_db  # noqa: E402
 from bot.app import build_services, system_clock  # noqa: E402
 from bot.config import TelegramConfig, WebConfig, load_config  # noqa: E402
@@ -59,7 +60,6 @@ from bot.runner import start as start_bot  # noqa: E402
 from bot.runner import stop as stop_bot  # noqa: E402
 from tests.fake_telegram import ptb_offline_env  # noqa: E402
 
-PASSWORD = "mat-khau-cho-do-dac"
 SEARCHES = ("mat khau", "chữ ký số", "máy in", "token", "một cửa", "hộ tịch", "vneid", "không đăng nhập được")
 COMMUNES = ("bat+xat", "sa+pa", "bac+ha", "muong+khuong")
 
@@ -74,11 +74,7 @@ async def technician(base: str, stop: asyncio.Event, times: list[float], seed: i
     reading each for about `think` seconds (0: the next at once)."""
     rng = random.Random(seed)
     async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-        login = await (await session.get("/login")).text()
-        csrf = login.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-        async with session.post("/login", data={"csrf": csrf, "username": "bench", "password": PASSWORD},
-                                allow_redirects=False) as response:
-            assert response.status == 302, await response.text()
+        await sign_in(session)
         url = "/console?status=closed"
         while not stop.is_set():
             began = time.perf_counter()

@@ -57,6 +57,15 @@ PASSWORD = "mat-khau-cho-do-dac"
 BUDGET_MS, BUDGET_KB = 50.0, 300.0
 
 
+async def sign_in(session: aiohttp.ClientSession, username: str = "bench", password: str = PASSWORD) -> None:
+    """Sign `session` in to the console as the benchmark's admin (the login form's CSRF token first)."""
+    login = await (await session.get("/login")).text()
+    csrf = login.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    async with session.post("/login", data={"csrf": csrf, "username": username, "password": password},
+                            allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+
+
 class FixedClock:
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -134,11 +143,7 @@ async def measure(path: Path, repeat: int) -> dict:
         results: dict = {"tickets": n_tickets, "build_s": build_s, "pages": {}}
         try:
             async with aiohttp.ClientSession(base, cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
-                login = await (await session.get("/login")).text()
-                csrf = login.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-                async with session.post("/login", data={"csrf": csrf, "username": "bench", "password": PASSWORD},
-                                        allow_redirects=False) as response:
-                    assert response.status == 302, await response.text()
+                await sign_in(session)
                 pages = {
                     "bare page of 50 closed tickets (baseline)": "/bare",
                     "/console (open queue)": "/console",
