@@ -27,7 +27,7 @@ from bot.knowledge.communes import Commune, load_communes
 from bot.knowledge.live import Faq
 from bot.models import ChannelTraits, Choice, Incoming, Outcome, Reply
 from bot.store.attachments import AttachmentStore
-from bot.store.database import BUSY_TIMEOUT, Store, Writer, connect
+from bot.store.database import BUSY_TIMEOUT, Reader, Store, Writer, connect
 from bot.store.outbox import enqueue
 from bot.store.schema import open_database
 
@@ -59,7 +59,9 @@ class Services:
       read (and a few small writes that have not moved yet);
     - `writer` (its own connection and thread) and `engine` built on it: every
       update's handling, the timers and the outbox's bookkeeping, so that a
-      slow disk or a lock held by another process never stalls the loop.
+      slow disk or a lock held by another process never stalls the loop;
+    - `reader` (its own read-only connection and thread) and `reads` built on
+      it: the technicians' pages, so that a big list never stalls the loop.
     """
 
     config: Config
@@ -73,6 +75,14 @@ class Services:
     clock: Clock
     writer: Writer
     attachments: AttachmentStore  # images, sanitised, beside the database: every channel stores photos here
+    reader: Reader
+    reads: TicketStore  # on the reader's connection: call it only inside `reader.run`
+
+    def close(self) -> None:
+        """Stop the writer and the reader threads and close every connection."""
+        self.writer.close()
+        self.reader.close()
+        self.db.close()
 
     def handle(self, incoming: Incoming) -> Awaitable[Outcome]:
         """Handle one update on the writer thread; the result is ready once it is committed.
@@ -122,7 +132,10 @@ def build_services(config: Config, clock: Clock = system_clock,
     writer.call(writer_tickets.refresh_deadlines)  # the SLA or the calendar may have changed since the last run
     writer.on_recovered.append(lambda reason, since: tell_admins_storage_back(writer_tickets, clock, since))
     attachments = AttachmentStore(config.uploads_dir)
-    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments)
+    reader = Reader(connect(config.database, busy_timeout))
+    reads = TicketStore(reader.db, People(reader.db, clock), config, faq.kb.systems, calendar, clock, commune_names)
+    return Services(config, db, faq, people, tickets, engine, calendar, communes, clock, writer, attachments,
+                    reader, reads)
 
 
 def tell_admins_storage_back(tickets: TicketStore, clock: Clock, since: datetime) -> None:

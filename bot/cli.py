@@ -171,7 +171,7 @@ def _terminal_chat(services: Services, user: str) -> None:
     click.echo(messages.TERMINAL_WELCOME.format(entries=len(services.faq.kb.entries)))
     asyncio.run(terminal.chat_loop(services.handle, worker, user,
                                    background=lambda stop: run_timers(services, stop)))
-    services.writer.close()
+    services.close()
 
 
 @cli.command()
@@ -233,7 +233,7 @@ def tickets(config_path: Path, as_ref: str | None, command: str, args: tuple[str
     # On the writer's connection, in one BEGIN IMMEDIATE transaction: waits its turn
     # (busy timeout) while a running server writes, instead of failing.
     replies = services.writer.call(desk.on_command, word, " ".join(args), person, State())
-    services.writer.close()
+    services.close()
     if replies is None:
         raise click.ClickException(f"unknown command {command!r}")
     for reply in replies:

@@ -289,4 +289,4 @@ async def run_until_signal(services: Services, env: Mapping[str, str]) -> None:
     await done.wait()
     log.info("stopping: finishing in-flight work")
     await stop(running)
-    services.db.close()
+    services.close()

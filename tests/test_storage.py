@@ -25,7 +25,7 @@ from bot.channels import telegram as tgmod
 from bot.config import PeopleConfig, TelegramConfig, WebConfig, load_config
 from bot.models import Delivery, Reply
 from bot.runner import start, stop
-from bot.store.database import StorageUnavailable, Writer, connect
+from bot.store.database import Reader, StorageUnavailable, Writer, connect
 from bot.store.outbox import IN_FLIGHT_AT_STOP, OutboxWorker, enqueue
 from bot.store.schema import open_database
 from bot.web.console import console_routes
@@ -111,6 +111,22 @@ def test_a_lock_held_too_long_fails_the_write_as_storage_unavailable_until_it_is
     assert writer.probe() is None
     assert (writer.fault, len(recovered)) == (None, 1)
     writer.close()
+
+
+async def test_the_pages_reader_reads_on_its_own_thread_while_the_writer_holds_the_lock_and_cannot_write(
+        tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite"
+    open_database(path)
+    reader = Reader(connect(path))
+    try:
+        with write_lock_held(path):  # WAL: a big page's read never waits for a write, nor a write for it
+            seen = await reader.run(lambda: (threading.current_thread().name.split("_")[0],
+                                             reader.db.execute("select count(*) from tickets").fetchone()[0]))
+        assert seen == ("reader", 0)
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await reader.run(reader.db.execute, "insert into canned_replies (title, text) values ('a', 'b')")
+    finally:
+        reader.close()
 
 
 # -- nothing acknowledged while the database cannot be written ---------------------------------

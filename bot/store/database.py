@@ -30,7 +30,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Callable, Generator, Mapping
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -379,3 +379,26 @@ class Writer:
 def _touch_probe(db: Database) -> None:
     db.execute("insert or replace into storage_probe (id, at) values (1, ?)",
                [datetime.now(UTC).isoformat(timespec="seconds")])
+
+
+class Reader:
+    """One thread with its own read-only connection, for what the console's pages read.
+
+    A page of tickets, a ticket's whole history or a search is read and shaped
+    there, so the event loop — which also carries every Telegram and Zalo
+    update and every reply — only routes requests and never waits on a big
+    read. WAL lets this connection read while the writer writes.
+    """
+
+    def __init__(self, db: Store) -> None:
+        db.execute("PRAGMA query_only = ON")  # a read path that tries to write fails loudly
+        self.db = db
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reader")
+
+    def run(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`fn(*args)` on the reader's thread; await the result on the loop."""
+        return asyncio.wrap_future(self._pool.submit(fn, *args))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self.db.close()

@@ -30,7 +30,7 @@ from bot.app import Services
 from bot.desk import canned
 from bot.desk.people import Person
 from bot.desk.state import State
-from bot.desk.tickets import COUNT_LIMIT, QueueFilter, Ticket, TicketError
+from bot.desk.tickets import COUNT_LIMIT, QueueFilter, Ticket, TicketError, TicketPage
 from bot.knowledge.base import province_file
 from bot.language.text import fold
 from bot.models import OPEN_STATUSES
@@ -95,10 +95,13 @@ class DeskPages:
 
     # -- describing ----------------------------------------------------------------------
 
+    # What follows down to the queue's filter runs on the reader's thread (`self.s.reader.run`),
+    # with the reader's connection (`self.s.reads`).
+
     def _name(self, user_id: int | None) -> str:
         if user_id is None:
             return msg.SYSTEM_ACTOR
-        person = self.s.people.get(user_id)
+        person = self.s.reads.people.get(user_id)
         return person.full_name or f"#{person.id}"
 
     def queue_name(self, queue_id: str | None) -> str:
@@ -109,7 +112,7 @@ class DeskPages:
         return sorted(((q, self.queue_name(q)) for q in ids), key=lambda pair: pair[1])
 
     def _row(self, t: Ticket, now: datetime) -> dict:
-        tickets, zone = self.s.tickets, self.s.calendar.zone
+        tickets, zone = self.s.reads, self.s.calendar.zone
         deadline = datetime.fromisoformat(t.deadline_at) if t.deadline_at and t.is_open else None
         return {"id": t.id, "code": t.code, "status": tickets.status_label(t), "new": t.status == "new",
                 "urgency": msg.URGENCY_LABELS[t.urgency], "urgent": t.urgency != "normal",
@@ -122,7 +125,7 @@ class DeskPages:
     def _conversation(self, ticket: Ticket) -> tuple[list[Line], list[Line]]:
         """(the chat with the bot before the report, the ticket's own conversation) as lines."""
         zone = self.s.calendar.zone
-        tickets = self.s.tickets
+        tickets = self.s.reads
         before = [Line("official" if m["direction"] == "in" else "bot", msg.TRANSCRIPT_WHO.get(m["direction"], ""),
                        "", m["text"][:300]) for m in tickets.transcript(ticket.id)]
         photos: dict[int, list[str]] = {}
@@ -176,10 +179,16 @@ class DeskPages:
         session, person = self.console._staff(request)
         q = request.query
         now = self.s.clock()
-        page = self.s.tickets.page(person, self._queue_filter(q, now), after=q.get("after") or None)
+        wanted = self._queue_filter(q, now)
+
+        def read() -> tuple[TicketPage, list[dict]]:  # on the reader's thread
+            page = self.s.reads.page(person, wanted, after=q.get("after") or None)
+            return page, [self._row(t, now) for t in page.tickets]
+
+        page, rows = await self.s.reader.run(read)
         kept = {k: v for k, v in q.items() if k in ("system", "status", "commune", "sla", "q") and v}
         context = {
-            "rows": [self._row(t, now) for t in page.tickets],
+            "rows": rows,
             "found": (msg.TICKETS_FOUND.format(n=page.total) if page.total <= COUNT_LIMIT
                       else msg.TICKETS_FOUND_MANY.format(n=COUNT_LIMIT)),
             "first_url": "/console?" + urlencode(kept) if q.get("after") else None,
@@ -224,18 +233,24 @@ class DeskPages:
     async def ticket_page(self, request: web.Request) -> web.StreamResponse:
         session, person = self.console._staff(request)
         ticket_id = _int(request.match_info["id"])
+        whole = request.query.get("part") != "live"
+
+        def read() -> dict[str, Any]:  # on the reader's thread
+            ticket = self.s.reads.visible_to(ticket_id, person)
+            before, lines = self._conversation(ticket)
+            context = {"ticket": ticket, "card": self.s.reads.card(ticket).text, "before": before, "lines": lines}
+            if whole:
+                context.update(attachments=self.s.reads.attachments(ticket.id), canned=canned.listed(self.s.reads.db))
+            return context
+
         try:
-            ticket = self.s.tickets.visible_to(ticket_id, person)
+            context = await self.s.reader.run(read)
         except TicketError as exc:
             raise web.HTTPNotFound(text=str(exc)) from exc
-        before, lines = self._conversation(ticket)
-        context = {"ticket": ticket, "card": self.s.tickets.card(ticket).text, "before": before, "lines": lines}
-        if request.query.get("part") == "live":
+        if not whole:
             return self.console.fragment("desk_ticket_live.html", **context)
         faq_q = request.query.get("faq", "")[:300]
-        return self.console.render(request, "desk_ticket.html", session, person, **context,
-                      attachments=self.s.tickets.attachments(ticket.id), queues=self._queues(),
-                      canned=canned.listed(self.s.db),
+        return self.console.render(request, "desk_ticket.html", session, person, **context, queues=self._queues(),
                       faq_q=faq_q, faq_found=self._faq_found(faq_q), done=request.query.get("done", ""))
 
     async def _act(self, ticket_id: int, person: Person, word: str, text: str) -> web.HTTPFound:
