@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -49,9 +49,9 @@ from benchmarks.make_db import main as make_db  # noqa: E402
 from bot.app import build_services  # noqa: E402
 from bot.config import load_config  # noqa: E402
 from bot.desk.accounts import Accounts  # noqa: E402
-from bot.desk.workhours import WorkingHours  # noqa: E402
 from bot.web.console import console_routes  # noqa: E402
 from bot.web.server import create_web_app  # noqa: E402
+from tests.test_workhours import walk_between  # noqa: E402 - the former day walk, the tests' reference
 
 PASSWORD = "mat-khau-cho-do-dac"
 BUDGET_MS, BUDGET_KB = 50.0, 300.0
@@ -72,17 +72,6 @@ class FixedClock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-def walk_between(hours: WorkingHours, start: datetime, end: datetime) -> timedelta:
-    """The former day-by-day walk of working time (as tests/test_workhours.py keeps it)."""
-    first, last = start.astimezone(UTC), end.astimezone(UTC)
-    total, day = timedelta(0), first.astimezone(hours.zone).date()
-    while last > first and day <= last.astimezone(hours.zone).date():
-        for period_start, period_end in hours._intervals(day):
-            total += max(min(period_end, last) - max(period_start, first), timedelta(0))
-        day += timedelta(days=1)
-    return total
 
 
 def former_tick(services, now: datetime) -> int:  # noqa: ANN001
@@ -196,7 +185,7 @@ def report(results: dict) -> None:
     for name, (median, p95, kb) in pages.items():
         ok = "yes" if median <= BUDGET_MS and kb <= BUDGET_KB else "NO"
         print(f"| {name} | {median:.1f} | {p95:.1f} | {kb:.0f} | {median / bare:.1f} | {ok} |")
-    print(f"\n| timer | ms | former tick ms (same file) | ratio |\n|---|---:|---:|---:|")
+    print("\n| timer | ms | former tick ms (same file) | ratio |\n|---|---:|---:|---:|")
     print(f"| tickets.tick(), steady | {results['tick_ms']:.2f} | {results['former_tick_ms']:.1f} "
           f"({results['former_tick_tickets']} open tickets walked) | {results['tick_ms'] / results['former_tick_ms']:.3f} |")
     print(f"| tickets.tick(), first after start | {results['first_tick_ms']:.2f} | | |")
