@@ -46,6 +46,12 @@ def message_json(row: Any) -> dict:
             "choices": [{"label": c.label, "action": c.action} for c in reply.choices]}
 
 
+def store_message(db: Store, chat_ref: str, payload: str, at: str, from_bot: bool = True) -> None:
+    """One line of a browser chat as the page shows it (what the official sent, or a reply)."""
+    db.execute("insert into web_messages (chat_ref, from_bot, payload, at) values (?, ?, ?, ?)",
+               [chat_ref, int(from_bot), payload, at])
+
+
 def deliver_web(db: Store, at: str, chat_ref: str | None = None) -> int:
     """Deliver pending web-channel outbox rows in the caller's transaction; returns how many.
 
@@ -58,8 +64,7 @@ def deliver_web(db: Store, at: str, chat_ref: str | None = None) -> int:
         "and not exists (select 1 from outbox s where s.status = 'sending' and s.channel = 'web' "
         "and s.chat_ref = o.chat_ref) order by id", args).fetchall()
     for outbox_id, ref, payload in rows:
-        db.execute("insert into web_messages (chat_ref, from_bot, payload, at) values (?, 1, ?, ?)",
-                   [ref, payload, at])
+        store_message(db, ref, payload, at)
         db.execute("update outbox set status = 'sent', sent_at = ?, attempts = attempts + 1 where id = ?",
                    [at, outbox_id])
     return len(rows)
@@ -73,8 +78,7 @@ class WebSender:
         self.clock = services.clock
 
     def _store(self, delivery: Delivery) -> None:
-        self.writer.db.execute("insert into web_messages (chat_ref, from_bot, payload, at) values (?, 1, ?, ?)",
-                               [delivery.chat_ref, delivery.reply.to_json(), iso(self.clock())])
+        store_message(self.writer.db, delivery.chat_ref, delivery.reply.to_json(), iso(self.clock()))
 
     async def send(self, delivery: Delivery) -> None:
         await self.writer.run(self._store, delivery)
@@ -202,8 +206,7 @@ class ChatPages:
         def store_and_handle() -> None:  # on the writer thread: the page's copy, the handling, the replies
             at = iso(self.s.clock())
             if shown or label:
-                engine.db.execute("insert into web_messages (chat_ref, from_bot, payload, at) values (?, 0, ?, ?)",
-                                  [chat_ref, Reply(label or shown, photos=photos).to_json(), at])
+                store_message(engine.db, chat_ref, Reply(label or shown, photos=photos).to_json(), at, from_bot=False)
             engine.handle(incoming)
             deliver_web(engine.db, at, chat_ref)
 
