@@ -122,14 +122,15 @@ class DeskPages:
                 "assignee": self._name(t.assignee_id) if t.assignee_id else "",
                 "description": t.description[:80], "solution": (t.resolution_note or "")[:160]}
 
-    def _conversation(self, ticket: Ticket) -> tuple[list[Line], list[Line]]:
-        """(the chat with the bot before the report, the ticket's own conversation) as lines."""
+    def _conversation(self, ticket: Ticket, attachments: list[dict]) -> tuple[list[Line], list[Line]]:
+        """(the chat with the bot before the report, the ticket's own conversation) as lines, each
+        message with the pictures sent with it (`attachments`: the ticket's, read once by the caller)."""
         zone = self.s.calendar.zone
         tickets = self.s.reads
         before = [Line("official" if m["direction"] == "in" else "bot", msg.TRANSCRIPT_WHO.get(m["direction"], ""),
                        "", m["text"][:300]) for m in tickets.transcript(ticket.id)]
         photos: dict[int, list[str]] = {}
-        for a in tickets.attachments(ticket.id):
+        for a in attachments:
             if a["file_ref"].startswith("/files/") and a["event_id"] is not None:
                 photos.setdefault(a["event_id"], []).append(a["file_ref"])
         lines = []
@@ -237,10 +238,11 @@ class DeskPages:
 
         def read() -> dict[str, Any]:  # on the reader's thread
             ticket = self.s.reads.visible_to(ticket_id, person)
-            before, lines = self._conversation(ticket)
+            attachments = self.s.reads.attachments(ticket.id)
+            before, lines = self._conversation(ticket, attachments)
             context = {"ticket": ticket, "card": self.s.reads.card(ticket).text, "before": before, "lines": lines}
             if whole:
-                context.update(attachments=self.s.reads.attachments(ticket.id), canned=canned.listed(self.s.reads.db))
+                context.update(attachments=attachments, canned=canned.listed(self.s.reads.db))
             return context
 
         try:
