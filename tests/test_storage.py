@@ -30,7 +30,7 @@ from bot.store.outbox import IN_FLIGHT_AT_STOP, OutboxWorker, enqueue
 from bot.store.schema import open_database
 from bot.web.console import console_routes
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
-from tests.harness import REPO, Bot, Clock, config_file, make_config
+from tests.harness import REPO, Bot, Clock, RecordingSender, config_file, make_config
 
 ADMIN = 1000
 OFFICIAL = 42
@@ -255,6 +255,20 @@ async def test_a_send_in_flight_when_the_bot_stops_is_known_and_sent_again_once(
     assert await restarted.run_once() == 1
     assert await restarted.run_once() == 0
     assert (sender.sent, db["outbox"].get(row_id)["status"]) == (["Anh thử lại nhé"], "sent")
+
+
+async def test_delivery_rounds_started_together_send_each_message_once(tmp_path: Path) -> None:
+    # The terminal delivers after each line while the worker also delivers in the background,
+    # and a starting worker recovers what was in flight: none of them may send a row twice.
+    bot = Bot(make_config(tmp_path))
+    db = bot.services.db
+    with db.atomic():
+        enqueue(db, bot.clock(), "test", "an", Reply("Chào anh"))
+    sender = RecordingSender()
+    worker = OutboxWorker(db, {"test": sender}, bot.clock, writer=bot.services.writer)
+    counts = await asyncio.gather(worker.recover(), worker.run_once(), worker.run_once())
+    assert (counts, [reply.text for reply in sender.sent["an"]]) == ([0, 1, 0], ["Chào anh"])
+    bot.services.writer.close()
 
 
 # -- a second writer beside a busy server --------------------------------------------------------

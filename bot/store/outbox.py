@@ -118,6 +118,10 @@ class OutboxWorker:
         self.wdb: Database = writer.db if writer is not None else db
         self.write: Write = writer.run if writer is not None else self._write_here
         self.wakeup = asyncio.Event()
+        # One delivery round at a time: a round started while another runs (the terminal delivers
+        # after each line while `run` delivers in the background) would read the same due rows
+        # before either marked them as being sent, and send each twice.
+        self._round = asyncio.Lock()
         self._batch_was_full = False
         self._unrecorded: list[tuple[Delivery, DeliveryError | None]] = []
         self.recovered = False
@@ -249,13 +253,17 @@ class OutboxWorker:
         return sent
 
     async def run_once(self) -> int:
-        """Deliver everything due now; returns how many were sent.
+        """Deliver everything due now, after any round already running; returns how many were sent.
 
         Chats are served concurrently (a slow or rate-limited chat does not hold
         up the others) and each chat's messages in order, stopping at the first
         failure so nothing overtakes it. Nothing is sent while an earlier
         outcome could not be recorded (the database is down).
         """
+        async with self._round:
+            return await self._deliver_due()
+
+    async def _deliver_due(self) -> int:
         if self._unrecorded:
             try:
                 await self.write(self._record, list(self._unrecorded), None)
@@ -279,7 +287,8 @@ class OutboxWorker:
 
     async def recover(self) -> int:
         """Once, before the first round: see `_recover`."""
-        in_flight = await self.write(self._recover)
+        async with self._round:  # never while a round runs: its rows `sending` are not left over from a stop
+            in_flight = await self.write(self._recover)
         self.recovered = True
         if in_flight:
             log.warning("outbox: %d message(s) were being sent when the bot stopped; whether they arrived "
