@@ -129,9 +129,9 @@ def test_a_question_from_a_registered_official_costs_one_statement_per_thing_sto
         "update identities set last_seen_at",
         "select state, data from",  # conversations
         'insert into "messages" ("user_id",',  # the question
-        'select * from "tickets"',  # open tickets it may answer
+        "select * from tickets",  # open tickets it may answer
         'insert into "query_log" ("at",', 'insert into "query_log" ("at",', 'insert into "query_log" ("at",',  # + 2 triggers
-        'select * from "incidents"',  # an outage on the system the answer is about
+        "select * from incidents",  # an outage on the system the answer is about
         'insert into "conversations" ("channel",',
         "insert into outbox (created_at,",
         'insert into "messages" ("user_id",',  # the answer

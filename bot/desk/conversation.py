@@ -53,6 +53,7 @@ from bot.store.outbox import enqueue, iso
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+_PARENTHETICAL = re.compile(r"\s*\(.*?\)")
 
 STAFF_COMMANDS = {
     "start": "start", "batdau": "start", "menu": "start",
@@ -213,7 +214,7 @@ class Engine(Registration):
         limit = self._trait(channel).label_limit
         if limit is None:
             return text
-        return title or _cut_words(re.sub(r"\s*\(.*?\)", "", text).strip() or text, limit)
+        return title or _cut_words(_PARENTHETICAL.sub("", text).strip() or text, limit)
 
     # -- state and logs -----------------------------------------------------------
 
