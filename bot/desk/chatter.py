@@ -16,7 +16,7 @@ from typing import Literal
 from bot.language.text import fold
 
 Chatter = Literal["thanks", "hello", "ok"]
-FOLD_REMEMBERED = 512  # folded texts kept: the engine folds one message (and its choices' labels) several times
+FOLD_REMEMBERED = 512  # folded texts kept: one message (and the labels offered) is folded several times
 FOLD_REMEMBERED_CHARS = 300  # longer texts are folded afresh, so what is kept stays small
 
 
