@@ -112,6 +112,9 @@ class Synonyms:
     senses: tuple[tuple[str, str, str], ...] = ()
 
 
+RENDERED_KEPT = 2000  # rendered answers a knowledge base keeps (see KnowledgeBase.render)
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """Everything the matcher and the conversation need from `knowledge/`."""
@@ -136,12 +139,24 @@ class KnowledgeBase:
         return by_id
 
     def render(self, answer: str) -> str:
-        """An answer as the official reads it: contact placeholders filled in from contacts.yaml."""
-        from bot.knowledge.contacts import (
-            render,  # contacts reads its YAML with this module's helpers
-        )
+        """An answer as the official reads it: contact placeholders filled in from contacts.yaml.
 
-        return render(answer, self.contacts)
+        Remembered per answer (a knowledge base never changes; a reload makes a new one), up to
+        `RENDERED_KEPT` of them: every answer given renders its entry's text again."""
+        rendered = self._rendered.get(answer)
+        if rendered is None:
+            from bot.knowledge.contacts import (
+                render,  # contacts reads its YAML with this module's helpers
+            )
+
+            if len(self._rendered) >= RENDERED_KEPT:
+                self._rendered.clear()
+            rendered = self._rendered[answer] = render(answer, self.contacts)
+        return rendered
+
+    @functools.cached_property
+    def _rendered(self) -> dict[str, str]:
+        return {}
 
 
 class _LineLoader(yaml.SafeLoader):
