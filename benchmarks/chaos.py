@@ -162,7 +162,10 @@ class FaultProxy:
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionError:  # the bot was killed while it sent the request
+            return web.Response(status=499, text="client gone")
         method = request.path.rsplit("/", 1)[-1].lower()
         fault = self._pick(method)
         if fault is not None:
