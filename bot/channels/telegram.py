@@ -51,10 +51,10 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application
-from telegram.request import HTTPXRequest
 
 from bot import messages as msg
 from bot.channels.common import Backoff, StartError, clean_text, is_storage_fault, split_text
+from bot.channels.telegram_http import AiohttpRequest, not_sent
 from bot.channels.quarantine import quarantine
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError, iso
@@ -67,10 +67,9 @@ GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
 OVERALL_PER_SECOND = 30
 RAW_PIECE = 3500  # characters of text per message before escaping
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-# Connections for sending: replies to many chats go out at once. Not more: httpcore
-# checks every pooled connection twice per request (a socket poll each), which with
-# 64 was a quarter of the bot's CPU per reply; 16 at Telegram's ~0.1-0.3 s per send
-# still pass its limit of 30 messages a second.
+# Connections for sending (aiohttp, bot/channels/telegram_http.py): replies to many chats
+# go out at once, and our getUpdates long poll holds one of them too (it goes through the
+# same request object). See `send_request` for why this many.
 SEND_POOL = 16
 SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
 
@@ -130,22 +129,24 @@ def _update_id(item: object) -> int | None:
     return None
 
 
-def send_request() -> HTTPXRequest:
-    """The HTTP client for sends: a pool for many chats at once, and timeouts that fit the Bot API.
+def send_request() -> AiohttpRequest:
+    """The HTTP client for sends (and our getUpdates): a pool for many chats at once, and
+    timeouts that fit the Bot API.
 
+    aiohttp rather than PTB's default httpx: see bot/channels/telegram_http.py.
     PTB's default 5 s read timeout is shorter than a slow Telegram answer; a send
     that timed out after it went out may well have arrived, so it must not be
     retried blindly. Waiting longer makes that rare, and `send` reports it as
     "in doubt" (not sent again) rather than as a failure.
     """
-    return HTTPXRequest(connection_pool_size=SEND_POOL, connect_timeout=5.0, read_timeout=SEND_READ_TIMEOUT,
-                        write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
+    return AiohttpRequest(connection_pool_size=SEND_POOL, connect_timeout=5.0, read_timeout=SEND_READ_TIMEOUT,
+                          write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
 
 
 def _not_sent(exc: TimedOut) -> bool:
-    """A timeout before the request went out (no connection, or none free in the pool)."""
-    cause = type(exc.__cause__).__name__  # httpx's, which PTB wraps
-    return cause in ("ConnectTimeout", "PoolTimeout") or "not* sent" in exc.message
+    """A timeout before the request went out (no connection, or none free in the pool): our
+    request class says so by the error's cause (telegram_http.NotSent)."""
+    return not_sent(exc)
 
 
 def _seconds(value: object) -> float:
@@ -199,8 +200,11 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self.api_base_url = api_base_url.rstrip("/")
         base = self.api_base_url
+        # PTB's own getUpdates request is never used (we poll through the send request, see
+        # `_fetch`), but PTB builds and opens one: ours, so that no httpx client is made at all.
         self.app = (Application.builder().token(token).base_url(f"{base}/bot")
-                    .base_file_url(f"{base}/file/bot").updater(None).request(send_request()).build())
+                    .base_file_url(f"{base}/file/bot").updater(None).request(send_request())
+                    .get_updates_request(AiohttpRequest(connection_pool_size=1)).build())
         self.webhook = webhook
         self.pacer = _Pacer()
         self.backoff = Backoff()
