@@ -72,6 +72,7 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 # same request object). See `send_request` for why this many.
 SEND_POOL = 16
 SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
+SEND_CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the Bot API
 
 MENU_ACTIONS = {msg.MENU_ASK: "menu:ask", msg.MENU_REPORT: "menu:report", msg.MENU_TICKETS: "menu:tickets"}
 MAIN_MENU = ReplyKeyboardMarkup([[msg.MENU_ASK, msg.MENU_REPORT], [msg.MENU_TICKETS]], resize_keyboard=True)
@@ -139,7 +140,8 @@ def send_request() -> AiohttpRequest:
     retried blindly. Waiting longer makes that rare, and `send` reports it as
     "in doubt" (not sent again) rather than as a failure.
     """
-    return AiohttpRequest(connection_pool_size=SEND_POOL, connect_timeout=5.0, read_timeout=SEND_READ_TIMEOUT,
+    return AiohttpRequest(connection_pool_size=SEND_POOL, connect_timeout=SEND_CONNECT_TIMEOUT,
+                          read_timeout=SEND_READ_TIMEOUT,
                           write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
 
 
