@@ -25,6 +25,7 @@ from bot.store.schema import open_database
 from tests.fake_telegram import FakeTelegram, tg  # noqa: F401 - the fixture
 
 CHAT = 42
+TOKEN = "123456789:AAFakeTokenForTests-0123456789abcdefXYZ"
 SHORT = 0.2  # seconds: every timeout these tests wait out
 
 
@@ -42,7 +43,7 @@ async def _unused(incoming: Incoming) -> Outcome:
 
 def channel(base_url: str, tmp_path: Path, files: dict[str, Path] | None = None) -> tgmod.TelegramChannel:
     db = open_database(tmp_path / "bot.sqlite")
-    return tgmod.TelegramChannel("123456789:AAFakeTokenForTests-0123456789abcdefXYZ", base_url, db, _unused,
+    return tgmod.TelegramChannel(TOKEN, base_url, db, _unused,
                                  lambda: datetime.now(UTC), poll_timeout=5,
                                  local_file=(files or {}).get)
 
@@ -178,6 +179,9 @@ async def test_a_send_that_found_no_connection_in_time_is_not_sent_and_is_tried_
     assert isinstance(cause, TimedOut) and isinstance(cause.__cause__, ConnectTimeout)
     assert (str(error).startswith("telegram timeout before sending: Connect timeout"), decision(error)) == (
         True, (False, False))
+    # aiohttp's message quotes the URL, the bot token in it; ours (stored, logged) do not
+    assert [TOKEN.split(":")[1] in str(e) for e in (error, cause, cause.__cause__, cause.__cause__.__cause__)] == [
+        False, False, False, True]
 
 
 async def test_a_send_that_found_the_pool_busy_is_not_sent_and_is_tried_again(
@@ -224,3 +228,77 @@ async def test_the_request_can_be_opened_again_after_a_shutdown(tg: FakeTelegram
             assert (await request.post(url))["is_bot"] is True  # type: ignore[index]
         assert request.session is None
     assert request.read_timeout == SHORT
+
+
+def proxy_env(monkeypatch: pytest.MonkeyPatch, proxy: str, no_proxy: str = "") -> None:
+    for name in ("HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(name, no_proxy)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@contextlib.asynccontextmanager
+async def recording_proxy() -> AsyncIterator[tuple[str, list[bytes]]]:
+    """A plain HTTP proxy that answers every request itself with a Bot API "true" and refuses
+    every CONNECT (a tunnel for https): (its host:port, the request heads it got)."""
+    heads: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head)
+        if head.startswith(b"CONNECT "):
+            writer.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            writer.close()
+            return
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        await reader.readexactly(length)
+        body = b'{"ok":true,"result":true}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n"
+                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        yield f"127.0.0.1:{server.sockets[0].getsockname()[1]}", heads
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+async def test_the_environments_proxy_is_used_with_its_credentials_as_httpx_used_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    async with recording_proxy() as (address, heads):
+        proxy_env(monkeypatch, f"http://user:secret@{address}")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://user:secret@{address}")
+        monkeypatch.setenv("https_proxy", f"http://user:secret@{address}")
+        async with AiohttpRequest(read_timeout=SHORT) as request:  # telegram.invalid resolves nowhere
+            answer = await request.post("http://telegram.invalid/bot123:TOKEN/setMyCommands")
+            with pytest.raises(NetworkError, match="403"):  # this proxy opens no tunnel
+                await request.post("https://telegram.invalid/bot123:TOKEN/setMyCommands")
+    plain, tunnel = [head.decode().split("\r\n") for head in heads]
+    credentials = "Proxy-Authorization: Basic dXNlcjpzZWNyZXQ="  # user:secret
+    assert (answer, plain[0], credentials in plain, tunnel[0], credentials in tunnel) == (
+        True, "POST http://telegram.invalid/bot123:TOKEN/setMyCommands HTTP/1.1", True,
+        "CONNECT telegram.invalid:443 HTTP/1.1", True)
+
+
+async def test_hosts_in_no_proxy_are_reached_directly(tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    proxy_env(monkeypatch, f"http://127.0.0.1:{free_port()}", no_proxy="localhost,127.0.0.1")  # no proxy there
+    async with AiohttpRequest(read_timeout=SHORT) as request:
+        me = await request.post(f"{tg.url}/bot{tg.token}/getMe")
+    assert me["is_bot"] is True  # type: ignore[index]
+
+
+async def test_a_socks_proxy_is_refused_at_start_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy_env(monkeypatch, "socks5://127.0.0.1:1080")
+    request = AiohttpRequest()
+    with pytest.raises(RuntimeError) as refused:
+        await request.initialize()
+    assert str(refused.value) == ("the HTTP_PROXY environment variable names a socks5:// proxy; "
+                                  "the Telegram channel can use only http:// proxies")
+    assert request.session is None

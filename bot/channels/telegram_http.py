@@ -29,12 +29,14 @@ upload that stalls cannot hang a sender for ever.
 Proxies from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) are
 honoured as httpx honours them, read once when the session is made (aiohttp's
 own `trust_env` would look them up, and ~/.netrc, in a thread on every request).
-Plain http:// proxies only (aiohttp tunnels https through them with CONNECT).
+aiohttp talks to http:// proxies (https targets go through them with CONNECT); a
+socks:// one is refused at start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import urllib.request
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -43,11 +45,13 @@ from urllib.parse import urlsplit
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+from yarl import URL
 
 if TYPE_CHECKING:
     from telegram._utils.types import ODVInput  # PTB's "a float, None, or DEFAULT_NONE"
 
 FORM = "application/x-www-form-urlencoded"
+TOKEN_IN_URL = re.compile(r"(/bot)[^/\s'\"]+")  # .../bot<token>/method and .../file/bot<token>/path
 KEEPALIVE_SECONDS = 5.0  # httpx's keep-alive expiry: an idle connection is not reused after this
 # aiohttp >= 3.10 raises this when no connection was made in time; older ones only ServerTimeoutError
 _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
@@ -75,10 +79,36 @@ def not_sent(exc: BaseException) -> bool:
     return isinstance(exc.__cause__, NotSent)
 
 
+def _described(err: BaseException) -> str:
+    """aiohttp's error as text, without the bot token (some of its messages quote the URL)."""
+    return TOKEN_IN_URL.sub(r"\1***", f"aiohttp.{type(err).__name__}: {err}")
+
+
 def _not_sent(kind: type[NotSent], err: BaseException) -> NotSent:
-    cause = kind(f"{type(err).__name__}: {err}")
+    cause = kind(_described(err))
     cause.__cause__ = err  # keep aiohttp's error (and its traceback) in the chain
     return cause
+
+
+# the proxy, headers for a CONNECT to it (https targets), headers for the request itself (http targets)
+_Proxy = tuple[URL | None, Mapping[str, str] | None, Mapping[str, str] | None]
+_DIRECT: _Proxy = (None, None, None)
+
+
+def _env_proxies() -> dict[str, str]:
+    """HTTP(S)_PROXY, ALL_PROXY and NO_PROXY as urllib reads them (what httpx honours too).
+
+    aiohttp speaks only to http:// proxies (https:// ones on recent Pythons); a socks://
+    one fails at start with a clear message rather than at the first send, as PTB's
+    httpx client fails without its socks extra."""
+    proxies = urllib.request.getproxies_environment()
+    for key in ("http", "https", "all"):
+        value = proxies.get(key, "")
+        scheme = value.split("://", 1)[0].lower() if "://" in value else "http"  # host:port is http
+        if scheme not in ("http", "https"):
+            raise RuntimeError(f"the {key.upper()}_PROXY environment variable names a {scheme}:// proxy; "
+                               "the Telegram channel can use only http:// proxies")
+    return proxies
 
 
 class AiohttpRequest(BaseRequest):
@@ -110,7 +140,7 @@ class AiohttpRequest(BaseRequest):
         self._session: aiohttp.ClientSession | None = None
         self._slots: asyncio.Semaphore | None = None
         self._proxies: Mapping[str, str] = {}
-        self._proxy_for_origin: dict[tuple[str, str], str | None] = {}
+        self._proxy_for_origin: dict[tuple[str, str], _Proxy] = {}
         self._timeouts: dict[tuple[float | None, float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -131,6 +161,7 @@ class AiohttpRequest(BaseRequest):
         """See `BaseRequest.initialize`: a fresh session and pool unless one is open."""
         if self.session is not None:
             return
+        proxies = _env_proxies() if self._trust_env else {}
         connector = aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=0,
                                          keepalive_timeout=KEEPALIVE_SECONDS)
         self._session = aiohttp.ClientSession(
@@ -138,7 +169,7 @@ class AiohttpRequest(BaseRequest):
             cookie_jar=aiohttp.DummyCookieJar(),  # the Bot API sets no cookies
             timeout=aiohttp.ClientTimeout(total=None), trust_env=False)
         self._slots = asyncio.Semaphore(self._pool_size)
-        self._proxies = urllib.request.getproxies_environment() if self._trust_env else {}
+        self._proxies = proxies
         self._proxy_for_origin = {}
 
     async def shutdown(self) -> None:
@@ -147,18 +178,28 @@ class AiohttpRequest(BaseRequest):
         if session is not None and not session.closed:
             await session.close()
 
-    def _proxy(self, url: str) -> str | None:
-        """The environment's proxy for this URL (None: direct), decided once per origin."""
+    def _proxy(self, url: str) -> _Proxy:
+        """The environment's proxy for this URL, with its credentials as headers (all None:
+        direct), decided once per origin. aiohttp ignores credentials in a proxy URL and
+        deprecates `proxy_auth`; a proxy gets them on the CONNECT for an https target (aiohttp's
+        `proxy_headers`), and on the request itself for a plain http one."""
         if not self._proxies:
-            return None
+            return _DIRECT
         parts = urlsplit(url)
         origin = (parts.scheme, parts.netloc)
-        if origin not in self._proxy_for_origin:
+        found = self._proxy_for_origin.get(origin)
+        if found is None:
             proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
-            if proxy and urllib.request.proxy_bypass_environment(parts.hostname or "", self._proxies):
-                proxy = None
-            self._proxy_for_origin[origin] = proxy or None
-        return self._proxy_for_origin[origin]
+            if not proxy or urllib.request.proxy_bypass_environment(parts.hostname or "", self._proxies):
+                found = _DIRECT
+            else:
+                address = URL(proxy if "://" in proxy else f"http://{proxy}")
+                auth = aiohttp.BasicAuth.from_url(address)
+                header = {"Proxy-Authorization": auth.encode()} if auth else None
+                found = (address.with_user(None), header if parts.scheme == "https" else None,
+                         header if parts.scheme != "https" else None)
+            self._proxy_for_origin[origin] = found
+        return found
 
     def _timeout(self, connect: float | None, read: float | None, write: float | None) -> aiohttp.ClientTimeout:
         key = (connect, read, write)
@@ -209,6 +250,9 @@ class AiohttpRequest(BaseRequest):
         if write_timeout is self.DEFAULT_NONE:
             write_timeout = self._media_write_timeout if uploads else self._write_timeout
         data, headers = self._body(request_data)
+        proxy, proxy_headers, for_proxy = self._proxy(url)
+        if for_proxy:
+            headers = {**(headers or {}), **for_proxy}
 
         if slots.locked():  # all connections busy: wait for one, at most the pool timeout
             try:
@@ -223,7 +267,7 @@ class AiohttpRequest(BaseRequest):
             await slots.acquire()  # free: returns at once
         try:
             async with session.request(method, url, data=data, headers=headers, allow_redirects=False,
-                                       proxy=self._proxy(url),
+                                       proxy=proxy, proxy_headers=proxy_headers,
                                        timeout=self._timeout(connect_timeout, read_timeout, write_timeout)) as res:
                 return res.status, await res.read()
         except _CONNECT_TIMEOUT as err:
@@ -232,8 +276,8 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as err:  # the answer (or the rest of it) did not come in time
             raise TimedOut from err
         except aiohttp.ClientConnectorError as err:  # incl. proxy, DNS and TLS failures
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from _not_sent(ConnectFailed, err)
+            raise NetworkError(_described(err)) from _not_sent(ConnectFailed, err)
         except aiohttp.ClientError as err:
-            raise NetworkError(f"aiohttp.{type(err).__name__}: {err}") from err
+            raise NetworkError(_described(err)) from err
         finally:
             slots.release()
