@@ -18,6 +18,7 @@ import pytest
 from telegram.error import NetworkError, TimedOut
 
 from bot.channels import telegram as tgmod
+from bot.channels.common import StartError
 from bot.channels.telegram_http import AiohttpRequest, ConnectFailed, ConnectTimeout, PoolTimeout
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError
@@ -216,6 +217,14 @@ async def test_closing_the_channel_closes_the_session_and_every_connection(tg: F
     ch.db.close()
     assert (request.session, connector.closed, [t for t in asyncio.all_tasks() if t is not asyncio.current_task()
                                                and "telegram" in t.get_name()]) == (None, True, [])
+
+
+async def test_a_start_that_cannot_reach_telegram_leaves_no_session_open(tmp_path: Path) -> None:
+    ch = channel(f"http://127.0.0.1:{free_port()}", tmp_path)
+    with pytest.raises(StartError, match="cannot reach the Telegram Bot API"):
+        await ch.start()
+    ch.db.close()
+    assert [r.session for r in ch.requests] == [None, None]
 
 
 async def test_the_request_can_be_opened_again_after_a_shutdown(tg: FakeTelegram) -> None:  # noqa: F811

@@ -212,9 +212,10 @@ class TelegramChannel:
         base = self.api_base_url
         # PTB's own getUpdates request is never used (we poll through the send request, see
         # `_fetch`), but PTB builds and opens one: ours, so that no httpx client is made at all.
+        self.requests = (send_request(), AiohttpRequest(connection_pool_size=1))
         self.app = (Application.builder().token(token).base_url(f"{base}/bot")
-                    .base_file_url(f"{base}/file/bot").updater(None).request(send_request())
-                    .get_updates_request(AiohttpRequest(connection_pool_size=1)).build())
+                    .base_file_url(f"{base}/file/bot").updater(None).request(self.requests[0])
+                    .get_updates_request(self.requests[1]).build())
         self.webhook = webhook
         self.pacer = _Pacer()
         self.backoff = Backoff()
@@ -224,9 +225,16 @@ class TelegramChannel:
     # -- lifetime -------------------------------------------------------------------
 
     async def start(self, polling: bool = True) -> None:
-        """Check the token with getMe and start polling; a failure is one clear StartError."""
+        """Check the token with getMe and start polling; a failure is one clear StartError.
+
+        On a failure the HTTP sessions opened for getMe are closed here: PTB's
+        `Application.shutdown` does nothing after a failed `initialize`."""
         try:
-            await self.app.initialize()
+            try:
+                await self.app.initialize()
+            except BaseException:
+                await self.app.bot.shutdown()
+                raise
         except InvalidToken:
             raise StartError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN "
                              "(from @BotFather)") from None
