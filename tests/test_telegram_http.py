@@ -113,7 +113,8 @@ def full_backlog() -> Iterator[str]:
             s.close()
 
 
-async def test_a_photo_album_and_a_document_arrive_byte_for_byte(tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
+async def test_a_photo_album_and_a_document_arrive_byte_for_byte(
+        tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
     pictures = {f"/files/{n}.jpg": tmp_path / f"{n}.jpg" for n in range(3)}
     for n, path in enumerate(pictures.values()):
         path.write_bytes(bytes(range(256)) * (400 + n) + b"\r\n--boundary?\r\n")  # every byte value
@@ -123,15 +124,16 @@ async def test_a_photo_album_and_a_document_arrive_byte_for_byte(tg: FakeTelegra
     await ch.start(polling=False)
     try:
         await ch.send(Delivery(1, "telegram", str(CHAT), Reply("ảnh", photos=("/files/0.jpg",)), 0))
-        await ch.send(Delivery(2, "telegram", str(CHAT), Reply("hai ảnh", photos=("/files/1.jpg", "/files/2.jpg")), 0))
+        album = Reply("hai ảnh", photos=("/files/1.jpg", "/files/2.jpg"))
+        await ch.send(Delivery(2, "telegram", str(CHAT), album, 0))
         await ch.send(Delivery(3, "telegram", str(CHAT), Reply("báo cáo", document=str(report)), 0))
     finally:
         await ch.close()
         ch.db.close()
     photo = tg.calls_to("sendPhoto")[0]["photo"]
-    album = tg.calls_to("sendMediaGroup")[0]
+    group = tg.calls_to("sendMediaGroup")[0]
     document = tg.calls_to("sendDocument")[0]["document"]
-    attached = [album[item["media"].removeprefix("attach://")]["content"] for item in album["media"]]
+    attached = [group[item["media"].removeprefix("attach://")]["content"] for item in group["media"]]
     assert [photo["content"], *attached, document["content"]] == [p.read_bytes() for p in pictures.values()] + [
         report.read_bytes()]
     assert document["filename"] == "bao-cao-thang-11.csv"
@@ -204,7 +206,8 @@ async def test_a_send_that_found_the_pool_busy_is_not_sent_and_is_tried_again(
         True, (False, False))
 
 
-async def test_closing_the_channel_closes_the_session_and_every_connection(tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
+async def test_closing_the_channel_closes_the_session_and_every_connection(
+        tg: FakeTelegram, tmp_path: Path) -> None:  # noqa: F811
     ch = channel(tg.url, tmp_path)
     await ch.start()
     request = ch.app.bot.request
@@ -296,7 +299,8 @@ async def test_the_environments_proxy_is_used_with_its_credentials_as_httpx_used
         "CONNECT telegram.invalid:443 HTTP/1.1", True)
 
 
-async def test_hosts_in_no_proxy_are_reached_directly(tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+async def test_hosts_in_no_proxy_are_reached_directly(
+        tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     proxy_env(monkeypatch, f"http://127.0.0.1:{free_port()}", no_proxy="localhost,127.0.0.1")  # no proxy there
     async with AiohttpRequest(read_timeout=SHORT) as request:
         me = await request.post(f"{tg.url}/bot{tg.token}/getMe")
