@@ -157,6 +157,10 @@ def _mark_credit(typed: str | None, folded: str, faq: str | None) -> float:
     return MARK_MISMATCH
 
 
+def _second(item: tuple[int, float]) -> float:
+    return item[1]
+
+
 def _holding_any(features: set[str], postings: dict[str, array[int]], among: list[int],
                  chosen: dict[int, float]) -> Sequence[int]:
     """Those of `among` (the keys of `chosen`) whose postings hold one of the features, or all
@@ -211,19 +215,15 @@ class Matcher:
                 self._add_doc(entry_index, terms, postings)
         self._postings: dict[str, array[int]] = dict(postings)
         del postings
+        # The phrasings' fields as plain lists, for scoring's inner loops (a list item is
+        # read faster than an attribute of an item).
+        self._doc_entry = [doc.entry for doc in self._docs]
+        self._doc_mass = [doc.mass for doc in self._docs]
+        self._doc_marks = [doc.marks for doc in self._docs]
         tag_terms: dict[str, list[Term]] = {}  # a few tags recur over thousands of entries
         shared: dict[tuple[str | None, float], tuple[str | None, float]] = {}  # (marks, credit): few distinct
         self._profiles = [self._profile(i, per_entry, tag_terms, shared) for i, per_entry in enumerate(analysed)]
         del tag_terms, shared, analysed, same
-        # Which entries know a word or pair (phrasings, tags, answer): scoring reads a rare
-        # word's few entries instead of asking every entry found about every word.
-        # Built as 4-byte arrays from the start: lists of the same would need twice the memory.
-        entry_postings: defaultdict[str, array[int]] = defaultdict(lambda: array("i"))
-        for i, profile in enumerate(self._profiles):
-            for feature in (*profile.marks, *profile.pairs):
-                entry_postings[feature].append(i)
-        self._entry_postings: dict[str, array[int]] = dict(entry_postings)
-        del entry_postings
         # Every word some entry knows (phrasings, tags, answers): a word outside points nowhere.
         self._known_words = frozenset(w for profile in self._profiles for w in profile.marks)
         self._vocabulary = sorted({w for w in self._postings if w not in self._stop and " " not in w})
@@ -356,9 +356,9 @@ class Matcher:
         return _Reading(terms, words, pairs, {p: pair_weight(p) for p in pairs}, typos,
                         frozenset(t.folded for t in terms if t.stop))
 
-    def _score_reading(self, reading: _Reading) -> dict[int, tuple[float, float, float]]:
-        """Per entry: its score for one reading of the query, its best phrasing coverage and
-        its query coverage.
+    def _score_reading(self, reading: _Reading, limit: int) -> dict[int, tuple[float, float, float]]:
+        """Per entry that may be among the `limit` best: its score for one reading of the
+        query, its best phrasing coverage and its query coverage.
 
         A phrasing's overlap is the weight of the query's pairs it holds, then
         of the query's words it holds (in the query's order). The sums are
@@ -374,13 +374,15 @@ class Matcher:
         known_words = self._known_words
         known_mass = sum(w for f, (_, w, _) in words.items() if f in known_words)
         docs, postings_of = self._docs, self._postings
+        doc_marks = self._doc_marks
         candidates = self._candidates(words, pair_weights)
         overlap: dict[int, float] = dict.fromkeys(candidates, 0.0)
+        pair_weight = pair_weights.__getitem__
         if pairs:
             for doc_index in _holding_any(pairs, postings_of, candidates, overlap):
                 doc_pairs = docs[doc_index].pairs
                 if doc_pairs:
-                    overlap[doc_index] = sum(pair_weights[p] for p in pairs.intersection(doc_pairs))
+                    overlap[doc_index] = sum(map(pair_weight, pairs.intersection(doc_pairs)))
         count = len(candidates)
         for folded, (marked, weight, similarity) in words.items():
             postings = postings_of.get(folded)
@@ -388,7 +390,7 @@ class Matcher:
                 continue
             held = (
                 [d for d in postings if d in overlap] if len(postings) <= WORD_SCAN_RATIO * count
-                else [d for d in candidates if folded in docs[d].marks]
+                else [d for d in candidates if folded in doc_marks[d]]
             )
             credit = weight * similarity  # times a mark credit of 1.0
             if marked is None:
@@ -397,50 +399,60 @@ class Matcher:
                 continue
             other = credit * (PLAIN_VS_MARKED if marked == folded else MARK_MISMATCH)
             for doc_index in held:
-                faq = docs[doc_index].marks[folded]
+                faq = doc_marks[doc_index][folded]
                 overlap[doc_index] += credit if faq is None or faq == marked else other
         doc_cov: dict[int, float] = {}
+        doc_entry, doc_mass = self._doc_entry, self._doc_mass
         for doc_index, doc_overlap in overlap.items():
-            doc = docs[doc_index]
-            cov = min(doc_overlap / doc.mass, 1.0)
-            if cov > doc_cov.get(doc.entry, 0.0):
-                doc_cov[doc.entry] = cov
-        # The same for the entries found, over all they know (phrasings, tags, answer).
-        profiles, entry_postings = self._profiles, self._entry_postings
-        entries = list(doc_cov)
-        entry_overlap: dict[int, float] = dict.fromkeys(entries, 0.0)
-        known_here: dict[int, float] = dict.fromkeys(entries, 0.0)
-        if pairs:
-            for entry_index in _holding_any(pairs, entry_postings, entries, entry_overlap):
-                entry_pairs = profiles[entry_index].pairs
-                if entry_pairs:
-                    entry_overlap[entry_index] = sum(pair_weights[p] for p in pairs.intersection(entry_pairs))
-        count = len(entries)
-        for folded, (marked, weight, similarity) in words.items():
-            postings = entry_postings.get(folded)
-            if postings is None:
-                continue
-            held = (
-                [e for e in postings if e in entry_overlap] if len(postings) <= WORD_SCAN_RATIO * count
-                else [e for e in entries if folded in profiles[e].marks]
-            )
-            typed = weight * similarity
-            for entry_index in held:
-                faq_marked, credit = profiles[entry_index].marks[folded]
-                if marked is None or faq_marked is None or faq_marked == marked:
-                    entry_overlap[entry_index] += typed * credit  # times a mark credit of 1.0
-                else:
-                    entry_overlap[entry_index] += typed * credit * (
-                        PLAIN_VS_MARKED if marked == folded else MARK_MISMATCH)
-                known_here[entry_index] += weight
+            cov = doc_overlap / doc_mass[doc_index]
+            if cov > 1.0:  # min(cov, 1.0)
+                cov = 1.0
+            entry_index = doc_entry[doc_index]
+            if cov > doc_cov.get(entry_index, 0.0):
+                doc_cov[entry_index] = cov
+        # How much of the query each entry found explains, over all it knows (phrasings,
+        # tags, answer), best phrasing coverage first. Only the `limit` best entries are
+        # kept by `_rank`, and a score is at most its coverage part (the query coverage is
+        # at most 1): once `limit` entries score more than an entry's coverage part could,
+        # that entry cannot be among them, in this reading or overall, and is skipped.
+        profiles = self._profiles
+        query = [
+            (folded, marked, weight, weight * similarity,
+             PLAIN_VS_MARKED if marked == folded else MARK_MISMATCH)
+            for folded, (marked, weight, similarity) in words.items()
+        ]
+        elsewhere, doc_exponent, query_exponent = ELSEWHERE_FACTOR - 1, DOC_COVERAGE_EXPONENT, 1 - DOC_COVERAGE_EXPONENT
+        limit = max(limit, 1)
+        kept: list[float] = []  # the `limit` best scores so far (a heap: the lowest first)
         best: dict[int, tuple[float, float, float]] = {}
-        for entry_index, cov in doc_cov.items():
+        for entry_index, cov in sorted(doc_cov.items(), key=_second, reverse=True):
+            doc_part = cov**doc_exponent
+            if len(kept) >= limit and doc_part < kept[0]:
+                continue
+            profile = profiles[entry_index]
+            marks = profile.marks
+            entry_overlap = sum(map(pair_weight, pairs.intersection(profile.pairs))) if pairs else 0
+            known_here = 0.0
+            for folded, marked, weight, typed, mismatch in query:
+                if folded in marks:
+                    faq_marked, credit = marks[folded]
+                    if marked is None or faq_marked is None or faq_marked == marked:
+                        entry_overlap += typed * credit  # times a mark credit of 1.0
+                    else:
+                        entry_overlap += typed * credit * mismatch
+                    known_here += weight
             # A word the FAQ uses elsewhere but this entry never does points at another
             # entry, so it counts against this one more than an unknown word.
-            missing = (known_mass - known_here[entry_index]) * (ELSEWHERE_FACTOR - 1)
-            query_cov = min(entry_overlap[entry_index] / (query_mass + missing), 1.0)
-            score = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
+            missing = (known_mass - known_here) * elsewhere
+            query_cov = entry_overlap / (query_mass + missing)
+            if query_cov > 1.0:  # min(query_cov, 1.0)
+                query_cov = 1.0
+            score = doc_part * query_cov**query_exponent
             best[entry_index] = (score, cov, query_cov)
+            if len(kept) < limit:
+                heapq.heappush(kept, score)
+            elif score > kept[0]:
+                heapq.heapreplace(kept, score)
         return best
 
     def _candidates(self, words: dict[str, tuple[str | None, float, float]],
@@ -461,16 +473,23 @@ class Matcher:
             if (postings := postings_of.get(f))
         ]
         features.sort(key=lambda item: len(item[1]))
-        shared: dict[int, float] = defaultdict(float)
-        visited = 0
-        for weight, postings in features:
+        visited = read = 0
+        for _, postings in features:
             if visited and visited + len(postings) > CANDIDATE_VISITS:
                 break
+            visited += len(postings)
+            read += 1
+        # Which phrasings, when they are few enough to score them all: the weights they
+        # share are needed only to choose among more (the order of the list matters not).
+        found: set[int] = set()
+        for _, postings in features[:read]:
+            found.update(postings)
+        if len(found) <= CANDIDATE_LIMIT:
+            return list(found)
+        shared: dict[int, float] = defaultdict(float)
+        for weight, postings in features[:read]:
             for doc_index in postings:
                 shared[doc_index] += weight
-            visited += len(postings)
-        if len(shared) <= CANDIDATE_LIMIT:
-            return list(shared)
         # heapq.nlargest(CANDIDATE_LIMIT, shared, key=shared.__getitem__), as documented, in
         # C: a stable sort keeps the earlier of equal phrasings first, as nlargest does.
         return sorted(shared, key=shared.__getitem__, reverse=True)[:CANDIDATE_LIMIT]
@@ -497,7 +516,7 @@ class Matcher:
                 self._correct(t.folded)[0] not in self._known_words and not t.folded.isdigit()
                 for t in content
             )
-            for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading).items():
+            for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading, limit).items():
                 if entry_index not in best or score > best[entry_index][0]:
                     best[entry_index] = (score, doc_cov, query_cov, r, foreign and doc_cov < FOREIGN_MAX_COVERAGE)
         ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1][0], kv[0]))
