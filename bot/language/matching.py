@@ -56,6 +56,7 @@ CANDIDATE_VISITS = 6000  # postings read to find candidates (rarest features fir
 CANDIDATE_LIMIT = 300  # phrasings scored fully
 MIN_CONTENT_OVERLAP = 0.2  # share of the query's content an entry must hold to be offered
 MAX_ALTERNATIVES = 2  # "Hoặc có phải: …" choices under a not-quite-certain answer
+ANALYSIS_CACHE = 1024  # queries whose analysis is kept
 SYSTEM_WORD_PURITY = 0.9  # a word names a system when this share of its entries are that system's
 # Scoring reads a word's postings rather than asking each phrasing found about it while the
 # postings are at most this many times as many as the phrasings found (same sums either way).
@@ -141,6 +142,7 @@ class _Reading:
     pair_weights: dict[str, float]  # every pair's weight, in the iteration order of `pairs`
     typos: int  # words corrected as typos
     stop: frozenset[str]  # folded forms of the reading's stopwords
+    evidence: dict[int, tuple[float, int, int, dict[str, float]]]  # entry -> `_evidence_words`, once asked
 
 
 def _pairs(terms: Sequence[Term]) -> list[str]:
@@ -230,6 +232,9 @@ class Matcher:
         self._max_idf = max(self._idf.values(), default=1.0)
         self._word_system = self._system_words()
         self._correct = lru_cache(maxsize=50_000)(self._correct_uncached)
+        # The same questions come again ("xin chào", a common problem): their analysis is
+        # kept. It depends on this index only, so a reloaded FAQ (a new Matcher) starts afresh.
+        self._analyse = lru_cache(maxsize=ANALYSIS_CACHE)(self._analyse_uncached)
 
     # -- building -------------------------------------------------------------
 
@@ -354,7 +359,11 @@ class Matcher:
         words, pairs, typos = self._query_words(terms)
         pair_weight = self._pair_weight
         return _Reading(terms, words, pairs, {p: pair_weight(p) for p in pairs}, typos,
-                        frozenset(t.folded for t in terms if t.stop))
+                        frozenset(t.folded for t in terms if t.stop), {})
+
+    def _analyse_uncached(self, query: str) -> tuple[_Reading, ...]:
+        """Every reading of a query, prepared (`_analyse` remembers the last few queries)."""
+        return tuple(self._reading(terms) for terms in self.analyzer.readings(query))
 
     def _score_reading(self, reading: _Reading, limit: int) -> dict[int, tuple[float, float, float]]:
         """Per entry that may be among the `limit` best: its score for one reading of the
@@ -498,7 +507,7 @@ class Matcher:
         """Entries ordered by score, best first (every reading of the query considered)."""
         return [Candidate(self._entries[i].id, h.score) for i, h in self._rank(query, limit)[0]]
 
-    def _rank(self, query: str, limit: int) -> tuple[list[tuple[int, _Hit]], list[_Reading]]:
+    def _rank(self, query: str, limit: int) -> tuple[list[tuple[int, _Hit]], tuple[_Reading, ...]]:
         """The best entries with how each was reached, and the readings of the query.
 
         A short question with a word the FAQ has never seen ("quên mật khẩu
@@ -507,7 +516,7 @@ class Matcher:
         hit is flagged `foreign`.
         """
         best: dict[int, tuple[float, float, float, int, bool]] = {}  # a _Hit's fields
-        readings = [self._reading(terms) for terms in self.analyzer.readings(query)]
+        readings = self._analyse(query)
         for r, reading in enumerate(readings):
             content = [t for t in reading.terms if not t.stop]
             if not content:
@@ -538,7 +547,15 @@ class Matcher:
         return agree, elsewhere, mismatched
 
     def _evidence_words(self, entry_index: int, reading: _Reading) -> tuple[float, int, int, dict[str, float]]:
-        """`_evidence`, with the share of the query's content weight each agreeing word carries."""
+        """`_evidence`, with the share of the query's content weight each agreeing word carries
+        (asked several times per match about the same entries: worked out once)."""
+        known = reading.evidence.get(entry_index)
+        if known is None:
+            known = reading.evidence[entry_index] = self._evidence_words_uncached(entry_index, reading)
+        return known
+
+    def _evidence_words_uncached(self, entry_index: int,
+                                 reading: _Reading) -> tuple[float, int, int, dict[str, float]]:
         profile = self._profiles[entry_index]
         total = agree = 0.0
         elsewhere = mismatched = 0
@@ -576,7 +593,7 @@ class Matcher:
             return None
         return max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
-    def _features(self, ranked: list[tuple[int, _Hit]], readings: list[_Reading]) -> dict[str, float]:
+    def _features(self, ranked: list[tuple[int, _Hit]], readings: Sequence[_Reading]) -> dict[str, float]:
         if not ranked:
             return dict.fromkeys(FEATURES, 0.0)
         top_index, top = ranked[0]
@@ -649,7 +666,7 @@ class Matcher:
                 heaviest = max(heaviest, lost + pair_weights[pair])
         return heaviest / total if total else 0.0
 
-    def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: list[_Reading]) -> list[Candidate]:
+    def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: Sequence[_Reading]) -> list[Candidate]:
         """Candidates with real content in common with the query, worth offering as a choice."""
         out = []
         for entry_index, hit in ranked[: self.config.max_candidates]:
