@@ -389,9 +389,9 @@ class Matcher:
         pair_weight = pair_weights.__getitem__
         if pairs:
             for doc_index in _holding_any(pairs, postings_of, candidates, overlap):
-                doc_pairs = docs[doc_index].pairs
-                if doc_pairs:
-                    overlap[doc_index] = sum(map(pair_weight, pairs.intersection(doc_pairs)))
+                common = pairs.intersection(docs[doc_index].pairs)
+                if common:
+                    overlap[doc_index] = sum(map(pair_weight, common))
         count = len(candidates)
         for folded, (marked, weight, similarity) in words.items():
             postings = postings_of.get(folded)
@@ -490,11 +490,14 @@ class Matcher:
             read += 1
         # Which phrasings, when they are few enough to score them all: the weights they
         # share are needed only to choose among more (the order of the list matters not).
-        found: set[int] = set()
-        for _, postings in features[:read]:
-            found.update(postings)
-        if len(found) <= CANDIDATE_LIMIT:
-            return list(found)
+        # The postings are sorted shortest first: when the last one read is longer than
+        # the limit, there are more (always so on a large FAQ).
+        if read and len(features[read - 1][1]) <= CANDIDATE_LIMIT:
+            found: set[int] = set()
+            for _, postings in features[:read]:
+                found.update(postings)
+            if len(found) <= CANDIDATE_LIMIT:
+                return list(found)
         shared: dict[int, float] = defaultdict(float)
         for weight, postings in features[:read]:
             for doc_index in postings:
