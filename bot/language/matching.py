@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -157,10 +158,6 @@ def _mark_credit(typed: str | None, folded: str, faq: str | None) -> float:
     if typed == folded:  # typed bare, in a text that has marks elsewhere
         return PLAIN_VS_MARKED
     return MARK_MISMATCH
-
-
-def _second(item: tuple[int, float]) -> float:
-    return item[1]
 
 
 def _holding_any(features: set[str], postings: dict[str, array[int]], among: list[int],
@@ -434,7 +431,7 @@ class Matcher:
         limit = max(limit, 1)
         kept: list[float] = []  # the `limit` best scores so far (a heap: the lowest first)
         best: dict[int, tuple[float, float, float]] = {}
-        for entry_index, cov in sorted(doc_cov.items(), key=_second, reverse=True):
+        for entry_index, cov in sorted(doc_cov.items(), key=itemgetter(1), reverse=True):
             doc_part = cov**doc_exponent
             if len(kept) >= limit and doc_part < kept[0]:
                 continue
