@@ -372,8 +372,9 @@ def machine_info() -> list[str]:
         (f"- machine: {platform.platform()}, {cpu_model()}, "
          f"{os.cpu_count()} CPUs ({usable} usable)"),
         (f"- python {platform.python_version()} ({platform.python_implementation()}), "
-         f"python-telegram-bot {telegram.__version__}, httpx {httpx.__version__}, "
-         f"aiohttp {aiohttp.__version__}, SQLite {sqlite3.sqlite_version}"),
+         f"python-telegram-bot {telegram.__version__}, httpx {httpx.__version__} (the echo bot's "
+         f"HTTP, PTB's default), aiohttp {aiohttp.__version__} (ours: bot/channels/telegram_http.py; "
+         f"and the fake), SQLite {sqlite3.sqlite_version}"),
         f"- temporary database folder: {tempfile.gettempdir()}",
     ]
 

@@ -157,6 +157,17 @@ async def test_the_console_stream_is_for_staff_and_tells_of_a_new_ticket(local: 
             json.loads(data.removeprefix("data: "))["kind"]) == (403, "event: ticket", ticket_id, "created")
 
 
+async def test_signing_out_ends_the_console_stream_at_once(local: Console) -> None:
+    await local.sign_in(role="technician")
+    stream = await local.client.get("/console/api/events")
+    await asyncio.wait_for(stream.content.readuntil(b"\n\n"), WAIT)  # retry line
+    csrf = await local.csrf("/console")
+    signed_out = await local.client.post("/logout", data={"csrf": csrf}, allow_redirects=False)
+    rest = await asyncio.wait_for(stream.content.read(), WAIT)  # the server ends the stream: read to its end
+    again = await local.client.get("/console/api/events")
+    assert (signed_out.status, rest, stream.content.at_eof(), again.status) == (302, b"", True, 403)
+
+
 async def test_canned_replies_are_added_edited_deleted_and_offered_on_a_ticket(local: Console) -> None:
     assert (await local.client.get("/console/canned", allow_redirects=False)).status == 302  # needs a login
     await local.sign_in(role="technician")

@@ -51,10 +51,10 @@ from telegram.error import (
     TimedOut,
 )
 from telegram.ext import Application
-from telegram.request import HTTPXRequest
 
 from bot import messages as msg
 from bot.channels.common import Backoff, StartError, clean_text, is_storage_fault, split_text
+from bot.channels.telegram_http import AiohttpRequest, not_sent
 from bot.channels.quarantine import quarantine
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError, iso
@@ -67,12 +67,10 @@ GROUP_INTERVAL = 3.0  # 20 messages a minute in a group
 OVERALL_PER_SECOND = 30
 RAW_PIECE = 3500  # characters of text per message before escaping
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
-# Connections for sending: replies to many chats go out at once. Not more: httpcore
-# checks every pooled connection twice per request (a socket poll each), which with
-# 64 was a quarter of the bot's CPU per reply; 16 at Telegram's ~0.1-0.3 s per send
-# still pass its limit of 30 messages a second.
+# Connections for sending, our getUpdates long poll included (see `send_request` for the size).
 SEND_POOL = 16
 SEND_READ_TIMEOUT = 30.0  # seconds to wait for Telegram's answer to a send
+SEND_CONNECT_TIMEOUT = 5.0  # seconds to open a connection to the Bot API
 
 MENU_ACTIONS = {msg.MENU_ASK: "menu:ask", msg.MENU_REPORT: "menu:report", msg.MENU_TICKETS: "menu:tickets"}
 MAIN_MENU = ReplyKeyboardMarkup([[msg.MENU_ASK, msg.MENU_REPORT], [msg.MENU_TICKETS]], resize_keyboard=True)
@@ -130,22 +128,35 @@ def _update_id(item: object) -> int | None:
     return None
 
 
-def send_request() -> HTTPXRequest:
-    """The HTTP client for sends: a pool for many chats at once, and timeouts that fit the Bot API.
+def send_request() -> AiohttpRequest:
+    """The HTTP client for sends (and our getUpdates): a pool for many chats at once, and
+    timeouts that fit the Bot API.
+
+    aiohttp rather than PTB's default httpx: see bot/channels/telegram_http.py.
+
+    SEND_POOL connections: replies to many chats go out at once, and our getUpdates long
+    poll holds one connection too (it goes through this request object). With aiohttp
+    the pool's size costs nothing per request (bench_telegram, 1000 updates x 4 rounds:
+    2.92, 2.72, 2.76, 2.89, 2.88 CPU ms/update with 2, 4, 8, 16, 32 connections, all
+    within the run-to-run noise; httpcore looked at every pooled connection on each
+    request, so there fewer was cheaper). So it is sized for Telegram: at up to ~0.3 s
+    per send, the 15 sends in flight of a pool of 16 keep up with its limit of 30
+    messages a second, the 7 of a pool of 8 would not.
 
     PTB's default 5 s read timeout is shorter than a slow Telegram answer; a send
     that timed out after it went out may well have arrived, so it must not be
     retried blindly. Waiting longer makes that rare, and `send` reports it as
     "in doubt" (not sent again) rather than as a failure.
     """
-    return HTTPXRequest(connection_pool_size=SEND_POOL, connect_timeout=5.0, read_timeout=SEND_READ_TIMEOUT,
-                        write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
+    return AiohttpRequest(connection_pool_size=SEND_POOL, connect_timeout=SEND_CONNECT_TIMEOUT,
+                          read_timeout=SEND_READ_TIMEOUT,
+                          write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
 
 
 def _not_sent(exc: TimedOut) -> bool:
-    """A timeout before the request went out (no connection, or none free in the pool)."""
-    cause = type(exc.__cause__).__name__  # httpx's, which PTB wraps
-    return cause in ("ConnectTimeout", "PoolTimeout") or "not* sent" in exc.message
+    """A timeout before the request went out (no connection, or none free in the pool): our
+    request class says so by the error's cause (telegram_http.NotSent)."""
+    return not_sent(exc)
 
 
 def _seconds(value: object) -> float:
@@ -199,8 +210,12 @@ class TelegramChannel:
         self.poll_timeout = poll_timeout
         self.api_base_url = api_base_url.rstrip("/")
         base = self.api_base_url
+        # PTB's own getUpdates request is never used (we poll through the send request, see
+        # `_fetch`), but PTB builds and opens one: ours, so that no httpx client is made at all.
+        self.requests = (send_request(), AiohttpRequest(connection_pool_size=1))
         self.app = (Application.builder().token(token).base_url(f"{base}/bot")
-                    .base_file_url(f"{base}/file/bot").updater(None).request(send_request()).build())
+                    .base_file_url(f"{base}/file/bot").updater(None).request(self.requests[0])
+                    .get_updates_request(self.requests[1]).build())
         self.webhook = webhook
         self.pacer = _Pacer()
         self.backoff = Backoff()
@@ -210,9 +225,16 @@ class TelegramChannel:
     # -- lifetime -------------------------------------------------------------------
 
     async def start(self, polling: bool = True) -> None:
-        """Check the token with getMe and start polling; a failure is one clear StartError."""
+        """Check the token with getMe and start polling; a failure is one clear StartError.
+
+        On a failure the HTTP sessions opened for getMe are closed here: PTB's
+        `Application.shutdown` does nothing after a failed `initialize`."""
         try:
-            await self.app.initialize()
+            try:
+                await self.app.initialize()
+            except BaseException:
+                await self.app.bot.shutdown()
+                raise
         except InvalidToken:
             raise StartError("Telegram refused the bot token: check TELEGRAM_BOT_TOKEN "
                              "(from @BotFather)") from None

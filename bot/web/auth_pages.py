@@ -76,6 +76,7 @@ class AuthPages:
         p = self.pages
         fresh = await p._write(p.writer_accounts.new_session, username)
         await p._write(p.writer_accounts.end_session, old.token)
+        p.end_streams(old.token)
         response = web.HTTPFound(to)
         p._set_cookie(response, fresh.token)
         return response
@@ -85,6 +86,7 @@ class AuthPages:
         session = p._ensure_session(request)
         await p._form(request, session)
         await p._write(p.writer_accounts.end_session, session.token)
+        p.end_streams(session.token)
         response = web.HTTPFound("/login")
         response.del_cookie(COOKIE, path="/", secure=p.secure_cookies or None, httponly=True, samesite="Strict")
         raise response

@@ -173,7 +173,7 @@ class ChatPages:
                     return out
 
         limits = {f"chat:{chat_ref}": STREAMS_PER_CHAT, f"address:{self.console.client(request)}": STREAMS_PER_ADDRESS}
-        return await serve_stream(request, self.hub, chat_topic(chat_ref), limits, produce)
+        return await serve_stream(request, self.hub, chat_topic(chat_ref), limits, produce, owner=session.token)
 
     async def chat_send(self, request: web.Request) -> web.StreamResponse:
         console = self.console

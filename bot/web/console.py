@@ -48,6 +48,11 @@ class Console(Pages):
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/files/{name}", self.file)]
 
+    def end_streams(self, token: str) -> None:
+        """A session has ended: its open live streams end now, not at their lifetime."""
+        if self.live is not None:
+            self.live.end_owner(token)
+
     async def file(self, request: web.Request) -> web.StreamResponse:
         """A stored image, for signed-in staff and for the chat it was sent in or whose ticket holds it."""
         name = request.match_info["name"]

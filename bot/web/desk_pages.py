@@ -219,7 +219,7 @@ class DeskPages:
 
         limits = {f"staff:{session.token}": STREAMS_PER_SESSION,
                   f"address:{self.console.client(request)}": STREAMS_PER_ADDRESS}
-        return await serve_stream(request, self.hub, TICKETS, limits, produce)
+        return await serve_stream(request, self.hub, TICKETS, limits, produce, owner=session.token)
 
     # -- a ticket ------------------------------------------------------------------------
 

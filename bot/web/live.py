@@ -54,6 +54,7 @@ class Subscription:
     """One open stream: the hints published to its topic, and an event that says there are some."""
 
     topic: str
+    owner: str | None = None  # the session token the stream was opened with: its end ends the stream
     items: deque = field(default_factory=lambda: deque(maxlen=QUEUED))
     overflowed: bool = False
     closed: bool = False
@@ -102,12 +103,13 @@ class Hub:
     # -- subscribing (on the event loop) ----------------------------------------------------
 
     @contextlib.contextmanager
-    def subscribe(self, topic: str, limits: Mapping[str, int]) -> Iterator[Subscription]:
+    def subscribe(self, topic: str, limits: Mapping[str, int], owner: str | None = None) -> Iterator[Subscription]:
         """An open subscription for the `with` block.
 
         `limits`: for each key the stream counts against (the session, the
         client's address), how many streams that key may hold at once.
-        TooManyStreams when any key, or the server, is full.
+        TooManyStreams when any key, or the server, is full. `owner`: the
+        session token, so that signing out ends the stream (`end_owner`).
         """
         if self.streams >= self.total or any(self._by_client[k] >= n for k, n in limits.items()):
             raise TooManyStreams(", ".join(limits))
@@ -115,7 +117,7 @@ class Hub:
             self._loop = asyncio.get_running_loop()
         if not self._subs:  # nobody listened: what was committed meanwhile wakes no one (streams read their own backlog)
             self.last_event, self.last_message = self._tops()
-        sub = Subscription(topic)
+        sub = Subscription(topic, owner)
         self._subs.setdefault(topic, set()).add(sub)
         self._by_client.update(limits.keys())
         self._open += 1
@@ -139,6 +141,21 @@ class Hub:
                 sub.overflowed = True  # the page reloads what it shows instead of applying hints
             sub.items.append(item)
             sub.wake.set()
+
+    def end_owner(self, owner: str) -> int:
+        """End the streams opened with a session that has just ended (signed out, replaced at login).
+
+        Without this a signed-out tab would go on receiving ticket hints until
+        its stream's lifetime ran out. Returns how many streams were ended.
+        """
+        ended = 0
+        for subs in self._subs.values():
+            for sub in subs:
+                if sub.owner == owner and not sub.closed:
+                    sub.closed = True
+                    sub.wake.set()
+                    ended += 1
+        return ended
 
     async def close(self, *_: object) -> None:
         """At shutdown (aiohttp's on_shutdown): end every stream so the server stops at once."""
@@ -205,7 +222,8 @@ def sse(data: object, event: str | None = None, event_id: int | None = None) -> 
 
 
 async def serve_stream(request: web.Request, hub: Hub, topic: str, limits: Mapping[str, int], produce: Produce,
-                       keepalive: float = KEEPALIVE_SECONDS, lifetime: float = LIFETIME_SECONDS) -> web.StreamResponse:
+                       keepalive: float = KEEPALIVE_SECONDS, lifetime: float = LIFETIME_SECONDS,
+                       owner: str | None = None) -> web.StreamResponse:
     """Hold a text/event-stream open: what `produce` writes at first and after every wake-up.
 
     The caller has checked who is asking; this refuses a client over its
@@ -213,7 +231,7 @@ async def serve_stream(request: web.Request, hub: Hub, topic: str, limits: Mappi
     (EventSource reconnects by itself, and the caller checks again).
     """
     try:
-        subscription = hub.subscribe(topic, limits)
+        subscription = hub.subscribe(topic, limits, owner)
         sub = subscription.__enter__()
     except TooManyStreams:
         raise web.HTTPTooManyRequests(text="too many live streams from this client",
