@@ -1,7 +1,7 @@
 """Chaos: the bot as a process against a fault-injecting fake Bot API, with kill -9 and a full disk.
 
-    python benchmarks/chaos.py                     # three scenarios, about 3-4 minutes in all
-    python benchmarks/chaos.py --seconds 60 --seed 7
+    python benchmarks/chaos.py                     # three scenarios, about 4 minutes in all
+    python benchmarks/chaos.py --seconds 60 --seed 7 --kills 10
 
 Everything runs on 127.0.0.1. ``tests/fake_telegram.py`` (in this process) plays Telegram;
 the bot, started as ``python -m bot run`` with a config of its own, reaches it through a
@@ -20,8 +20,8 @@ come **unparseable updates** (the shapes PTB 22 cannot read). Scenario by scenar
 * ``faults``: all of the above, plus a **full disk**: the database lives on its own small
   tmpfs (``mount -t tmpfs``, which needs root; without it the full disk is skipped and the
   report says so), filled to the last byte for 6 s while messages keep coming;
-* ``faults+kills``: the same plus ``kill -9`` of the bot at random moments, each followed
-  by a restart.
+* ``faults+kills``: the same plus ``kill -9`` of the bot at random moments (``--kills``, 6 by
+  default, 6-12 s apart; the load lasts as long as they need), each followed by a restart.
 
 Load: a dozen officials each ask an FAQ question, wait for the answer (up to 30 s), think
 for a moment and ask again. After the load, faults stop and the bot gets up to 60 s to
@@ -32,7 +32,11 @@ Counted per scenario, from the fake's record of what reached users and the bot's
 * **lost**: an official's message the bot never processed (not in ``processed_updates``);
 * **unanswered**: a question the bot processed (a ``query_log`` row) whose answer never
   reached the official; an answer is recognised by its buttons, which carry the question's id;
-* **duplicated**: extra copies of an answer that reached the official more than once;
+* **duplicated**: extra copies of an answer that reached the official more than once; for each,
+  where its first copy was at the kill before it: **on the wire** (it had reached the fake,
+  whose answer had not come back to the bot: nobody can know whether it arrived, so it is
+  sent again, the at-least-once promise) or **answered** (the bot had its answer but had not
+  yet recorded it: a window of the outbox's bookkeeping, which should stay empty);
 * the poisoned updates sent and those quarantined.
 """
 
@@ -109,6 +113,7 @@ class FaultProxy:
         self.rng = rng
         self.enabled = False
         self.injected: Counter[str] = Counter()
+        self.sends: list[Send] = []  # every call but getUpdates, with when it reached the fake and was answered
         self.port = free_port()
         self.runner: web.AppRunner | None = None
         self.site: web.TCPSite | None = None
@@ -157,7 +162,10 @@ class FaultProxy:
         return None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionError:  # the bot was killed while it sent the request
+            return web.Response(status=499, text="client gone")
         method = request.path.rsplit("/", 1)[-1].lower()
         fault = self._pick(method)
         if fault is not None:
@@ -182,9 +190,46 @@ class FaultProxy:
                 payload, status = await answer.read(), answer.status
         except (aiohttp.ClientError, TimeoutError):  # the fake ended a long poll we no longer wait for
             return web.Response(status=502, text="upstream gone")
+        send = None
+        if method != "getupdates":
+            send = Send(method, time.monotonic(), fault, question_of(payload))
+            self.sends.append(send)
         if fault == "slow":  # the call did its work; the answer comes 10 s late
             await asyncio.sleep(10)
-        return web.Response(body=payload, status=status, content_type="application/json")
+        response = web.Response(body=payload, status=status, content_type="application/json")
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except (ConnectionError, aiohttp.ClientError):  # the bot was killed while it waited
+            return response
+        if send is not None:
+            send.answered = time.monotonic()  # the answer is on its way back to the bot
+        return response
+
+
+@dataclass
+class Send:
+    """A Bot API call that reached the fake (so its effect is done), and when its answer left the proxy."""
+
+    method: str
+    reached: float
+    fault: str | None
+    question: int | None  # the query_log id an answer's buttons carry
+    answered: float | None = None  # None: the bot never got the answer (killed while waiting)
+
+
+def question_of(payload: bytes) -> int | None:
+    """The question id carried by a sent answer's buttons, from the fake's reply."""
+    try:
+        result = json.loads(payload).get("result")
+        rows = (result.get("reply_markup") or {}).get("inline_keyboard") or []
+    except (ValueError, AttributeError):
+        return None
+    for row in rows:
+        match = QID.match(row[0].get("callback_data", "")) if row else None
+        if match:
+            return int(match.group(1))
+    return None
 
 
 @dataclass
@@ -212,6 +257,11 @@ class Outcome:
     log_bytes: int = 0
     tracebacks: int = 0
     seconds: float = 0.0
+    resent: int = 0  # sends again of outbox rows that were being sent at a kill
+    on_wire: list[int] = field(default_factory=list)  # per kill: sends that had reached the fake, unanswered
+    answered_unrecorded: int = 0  # duplicates whose first copy had been answered before its kill
+    answered_late: int = 0  # deliveries answered in the last RECORDING_WINDOW before a kill
+    in_flight: list[str] = field(default_factory=list)  # why each duplicate was in flight at its kill
 
 
 class BotProcess:
@@ -278,9 +328,15 @@ def read_db(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
 
 
-async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int, work: Path) -> Outcome:
+async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int, work: Path,
+                       kill_count: int = 6) -> Outcome:
     rng = random.Random(f"{seed}:{scenario.name}")
     outcome = Outcome(scenario.name)
+    # Drawn first, so the load lasts long enough for all of them (and the rest of the draws keep their order).
+    # Each kill: the pause before it, and the bot's downtime after it.
+    pauses = [(rng.uniform(6, 12), rng.uniform(0.5, 2)) for _ in range(kill_count)] if scenario.kills else []
+    if pauses:
+        seconds = max(seconds, sum(a + b for a, b in pauses) + 5)
     folder = work / scenario.name
     folder.mkdir(parents=True)
     config = config_file(folder, port=free_port(), poll_timeout=2)
@@ -338,17 +394,17 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
                 filler.unlink()
 
             async def killer() -> None:
-                while True:
-                    await asyncio.sleep(rng.uniform(6, 12))
-                    if time.monotonic() >= stop_at - 3:
-                        return
+                for pause, downtime in pauses:
+                    await asyncio.sleep(pause)
                     async with killing:
+                        kills.append(time.monotonic())
                         await asyncio.to_thread(bot.kill9)
                         outcome.kills += 1
-                        await asyncio.sleep(rng.uniform(0.5, 2))
+                        await asyncio.sleep(downtime)
                         bot.start()
 
             killing = asyncio.Lock()
+            kills: list[float] = []
 
             async def supervisor() -> None:
                 """As systemd's Restart=on-failure would: a bot that exited is started again."""
@@ -394,6 +450,8 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
                 questions = [r[0] for r in db.execute("select id from query_log where channel = 'telegram'")]
                 quarantined = {int(r[0]) for r in db.execute("select update_ref from quarantine "
                                                               "where channel = 'telegram' and update_ref is not null")}
+                outcome.resent = db.execute("select coalesce(sum(in_doubt), 0) from outbox "
+                                            "where status != 'unknown'").fetchone()[0]
         await proxy.stop()
         copies: Counter[int] = Counter()
         for user in range(FIRST_USER, FIRST_USER + users):
@@ -409,6 +467,13 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
     outcome.questions = len(questions)
     outcome.unanswered = sum(1 for q in questions if copies[q] == 0)
     outcome.duplicated = sum(n - 1 for n in copies.values() if n > 1)
+    outcome.on_wire = on_the_wire(proxy.sends, kills)
+    outcome.answered_late = answered_just_before(proxy.sends, kills)
+    for question, n in sorted(copies.items()):
+        if n > 1:
+            why, answered = why_in_flight(proxy.sends, question, kills)
+            outcome.in_flight.append(why)
+            outcome.answered_unrecorded += answered
     outcome.poison_sent = len(poison)
     outcome.quarantined = len(set(poison) & quarantined)
     outcome.injected = proxy.injected
@@ -420,8 +485,55 @@ async def run_scenario(scenario: Scenario, seconds: float, users: int, seed: int
     return outcome
 
 
+def is_delivery(method: str) -> bool:
+    """A call the outbox makes for a message (not getMe, setMyCommands or answerCallbackQuery)."""
+    return method.startswith(("send", "edit")) and method != "sendchataction"
+
+
+RECORDING_WINDOW = 0.1  # s: a delivery answered this shortly before a kill may not have been recorded yet
+
+
+def answered_just_before(sends: list[Send], kills: list[float]) -> int:
+    """Deliveries whose answer left the proxy within RECORDING_WINDOW before a kill: the ones the
+    outbox's bookkeeping could have lost track of (each a duplicate if its 'sent' was not committed)."""
+    return sum(1 for kill in kills for s in sends if is_delivery(s.method) and s.answered is not None
+               and kill - RECORDING_WINDOW < s.answered <= kill)
+
+
+def on_the_wire(sends: list[Send], kills: list[float]) -> list[int]:
+    """Per kill: the deliveries that had reached the fake since the kill before and whose answer
+    had not come back to the bot (the messages nobody can know arrived)."""
+    counts = []
+    for n, kill in enumerate(kills):
+        since = kills[n - 1] if n else float("-inf")
+        counts.append(sum(1 for s in sends if is_delivery(s.method) and since < s.reached <= kill
+                          and (s.answered is None or s.answered > kill)))
+    return counts
+
+
+def why_in_flight(sends: list[Send], question: int, kills: list[float]) -> tuple[str, bool]:
+    """Where the first copy of a duplicated answer was when the bot was killed: its answer still on
+    the wire (a slow fault, or a send under way), or answered but its outcome not yet committed
+    (then True)."""
+    copies = sorted((s for s in sends if s.question == question), key=lambda s: s.reached)
+    if not copies:
+        return f"question {question}: no copy seen by the proxy", False
+    first = copies[0]
+    kill = next((k for k in kills if k >= first.reached), None)
+    if kill is None:
+        return f"question {question}: sent again without a kill after it", False
+    fault = f" ({first.fault} fault)" if first.fault else ""
+    if first.answered is None or first.answered > kill:
+        return (f"question {question}: on the wire: reached the fake {1000 * (kill - first.reached):.0f} ms "
+                f"before the kill, its answer not yet back{fault}"), False
+    return (f"question {question}: answered {1000 * (kill - first.answered):.0f} ms before the kill "
+            f"(reached the fake {1000 * (kill - first.reached):.0f} ms before it){fault}, "
+            "outcome not yet committed"), True
+
+
 def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
-    print(f"\nChaos on 127.0.0.1: {args.users} officials asking for {args.seconds:.0f} s per scenario, seed {args.seed}")
+    print(f"\nChaos on 127.0.0.1: {args.users} officials asking for {args.seconds:.0f} s per scenario (the kill "
+          f"scenario as long as its {args.kills} kills need), seed {args.seed}")
     print()
     print("| scenario | sent | lost | questions | unanswered | duplicated | kills | dup/kill "
           "| restarts after exit | poison sent/quarantined | full disk | log KB | tracebacks | s |")
@@ -433,6 +545,15 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
               f"{o.log_bytes / 1024:.0f} | {o.tracebacks} | {o.seconds:.0f} |")
     print()
     for o in outcomes:
+        if o.kills:
+            print(f"{o.scenario}: at the {o.kills} kills, deliveries on the wire (reached the fake, answer not "
+                  f"back): {sum(o.on_wire)} ({', '.join(map(str, o.on_wire))}); rows sent again after a kill: "
+                  f"{o.resent}; answered in the {RECORDING_WINDOW * 1000:.0f} ms before a kill: {o.answered_late}; "
+                  f"duplicated answers: {o.duplicated}, of them answered before the kill but not yet recorded: "
+                  f"{o.answered_unrecorded}")
+            for line in o.in_flight:
+                print(f"  {line}")
+    for o in outcomes:
         if o.injected:
             print(f"{o.scenario}: faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(o.injected.items())))
     print()
@@ -441,6 +562,11 @@ def report(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     for name, met in targets:
         print(f"target (0 lost, 0 unanswered, duplicates <= 1 per kill, 0 without kills) "
               f"{'met' if met else 'NOT met'}: {name}")
+    for o in outcomes:
+        if o.kills:
+            kept = o.answered_unrecorded == 0 and o.duplicated <= sum(o.on_wire)
+            print(f"promise (a copy again only of a message on the wire at a kill, none of one already "
+                  f"answered) {'kept' if kept else 'NOT kept'}: {o.scenario}")
 
 
 async def main_async(args: argparse.Namespace) -> list[Outcome]:
@@ -451,7 +577,8 @@ async def main_async(args: argparse.Namespace) -> list[Outcome]:
     with tempfile.TemporaryDirectory(prefix="chaos-") as work:
         for scenario in wanted:
             print(f"running {scenario.name} …", file=sys.stderr, flush=True)
-            outcomes.append(await run_scenario(scenario, args.seconds, args.users, args.seed, Path(work)))
+            outcomes.append(await run_scenario(scenario, args.seconds, args.users, args.seed, Path(work),
+                                               args.kills))
             if args.keep:
                 keep = Path(args.keep) / scenario.name
                 keep.mkdir(parents=True, exist_ok=True)
@@ -463,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=45, help="load per scenario (then up to 60 s to settle)")
     parser.add_argument("--users", type=int, default=12)
+    parser.add_argument("--kills", type=int, default=6,
+                        help="kill -9s in the faults+kills scenario, 6-12 s apart (its load lasts long enough)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scenarios", nargs="+", default=["baseline", "faults", "faults+kills"])
     parser.add_argument("--keep", help="copy each scenario's bot log into this folder")

@@ -271,6 +271,43 @@ async def test_delivery_rounds_started_together_send_each_message_once(tmp_path:
     bot.services.writer.close()
 
 
+class CommittedRowsSender:
+    """A channel that, as each send starts, reads the chat's outbox rows from another connection:
+    what a process killed at that instant would find committed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seen: list[list[tuple[int, str]]] = []
+
+    async def send(self, delivery: Delivery) -> None:
+        other = sqlite3.connect(str(self.path))
+        try:
+            self.seen.append(other.execute("select id, status from outbox where chat_ref = ? order by id",
+                                           [delivery.chat_ref]).fetchall())
+        finally:
+            other.close()
+
+
+async def test_each_send_is_committed_as_started_and_its_outcome_before_the_chats_next_send(
+        tmp_path: Path) -> None:
+    # A kill sends again only the message whose send had started and not been recorded: never one
+    # whose answer had come back (its 'sent' waiting for the chat's later messages or the round's end).
+    bot = Bot(make_config(tmp_path))
+    db = bot.services.db
+    with db.atomic():
+        a, b, c = (enqueue(db, bot.clock(), "test", "an", Reply(text)) for text in ("Một", "Hai", "Ba"))
+    sender = CommittedRowsSender(tmp_path / "bot.sqlite")
+    worker = OutboxWorker(db, {"test": sender}, bot.clock, writer=bot.services.writer)
+    assert await worker.run_once() == 3
+    assert sender.seen == [
+        [(a, "sending"), (b, "pending"), (c, "pending")],
+        [(a, "sent"), (b, "sending"), (c, "pending")],
+        [(a, "sent"), (b, "sent"), (c, "sending")],
+    ]
+    assert [r[0] for r in db.execute("select status from outbox order by id")] == ["sent"] * 3
+    bot.services.writer.close()
+
+
 # -- a second writer beside a busy server --------------------------------------------------------
 
 
