@@ -19,7 +19,8 @@ alone. With `--synthetic N` it does the same for a sample of generated queries
 `compare` reports every query whose decision, entry ids or order differ, or
 whose scores, probabilities or features differ by more than 1e-9, and exits
 non-zero when there is any. It also counts the queries recorded bit for bit
-the same: `record` runs with PYTHONHASHSEED=0 (it restarts itself so) because
+the same: `record` runs with PYTHONHASHSEED=0 unless another fixed seed is
+set (it restarts itself so; record both sides with one seed) because
 the matcher sums the weights of a set of word pairs, whose order, and so the
 last bits of a score, follow the process's string hashing: the same code
 under two hash seeds agrees only to about 1e-15.
@@ -159,7 +160,7 @@ def main() -> int:
     cmp_.add_argument("new", type=Path)
     args = parser.parse_args()
     if args.command == "record":
-        if os.environ.get("PYTHONHASHSEED") != "0":
+        if os.environ.get("PYTHONHASHSEED", "random") == "random":
             env = {**os.environ, "PYTHONHASHSEED": "0"}
             os.execve(sys.executable, [sys.executable, *sys.argv], env)
         return record(args.out, args.code.resolve(), args.synthetic, args.sample)
