@@ -59,6 +59,17 @@ async def failure(ch: tgmod.TelegramChannel, delivery: Delivery) -> DeliveryErro
     return caught.value
 
 
+async def failure_at(base_url: str, tmp_path: Path) -> DeliveryError:
+    """How sending "xin chào" through a channel on `base_url` fails (no getMe: the server may never answer)."""
+    ch = channel(base_url, tmp_path)
+    await ch.app.bot.request.initialize()
+    try:
+        return await failure(ch, text("xin chào"))
+    finally:
+        await ch.app.bot.request.shutdown()
+        ch.db.close()
+
+
 def decision(error: DeliveryError) -> tuple[bool, bool]:
     """(in doubt, permanent): neither means the outbox sends it again."""
     return error.in_doubt, error.permanent
@@ -142,13 +153,7 @@ async def test_a_photo_album_and_a_document_arrive_byte_for_byte(
 
 async def test_a_send_that_got_no_answer_is_in_doubt_and_not_sent_again(tmp_path: Path) -> None:
     async with silent_server() as (url, received):
-        ch = channel(url, tmp_path)
-        await ch.app.bot.request.initialize()  # no getMe: this server never answers
-        try:
-            error = await failure(ch, text("xin chào"))
-        finally:
-            await ch.app.bot.request.shutdown()
-            ch.db.close()
+        error = await failure_at(url, tmp_path)
         assert isinstance(error.__cause__, TimedOut) and not tgmod._not_sent(error.__cause__)
         assert (str(error), decision(error)) == (
             f"no answer from Telegram within {SHORT:g} s; the message may have arrived", (True, False))
@@ -156,13 +161,7 @@ async def test_a_send_that_got_no_answer_is_in_doubt_and_not_sent_again(tmp_path
 
 
 async def test_a_send_to_a_closed_port_is_not_sent_and_is_tried_again(tmp_path: Path) -> None:
-    ch = channel(f"http://127.0.0.1:{free_port()}", tmp_path)
-    await ch.app.bot.request.initialize()
-    try:
-        error = await failure(ch, text("xin chào"))
-    finally:
-        await ch.app.bot.request.shutdown()
-        ch.db.close()
+    error = await failure_at(f"http://127.0.0.1:{free_port()}", tmp_path)
     cause = error.__cause__
     assert isinstance(cause, NetworkError) and isinstance(cause.__cause__, ConnectFailed)
     assert (str(error).startswith("telegram error: aiohttp.ClientConnectorError"), decision(error)) == (
@@ -171,13 +170,7 @@ async def test_a_send_to_a_closed_port_is_not_sent_and_is_tried_again(tmp_path: 
 
 async def test_a_send_that_found_no_connection_in_time_is_not_sent_and_is_tried_again(tmp_path: Path) -> None:
     with full_backlog() as url:
-        ch = channel(url, tmp_path)
-        await ch.app.bot.request.initialize()
-        try:
-            error = await failure(ch, text("xin chào"))
-        finally:
-            await ch.app.bot.request.shutdown()
-            ch.db.close()
+        error = await failure_at(url, tmp_path)
     cause = error.__cause__
     assert isinstance(cause, TimedOut) and isinstance(cause.__cause__, ConnectTimeout)
     assert (str(error).startswith("telegram timeout before sending: Connect timeout"), decision(error)) == (
