@@ -310,6 +310,8 @@ class OutboxWorker:
     def _chat_done(self, key: ChatKey, task: asyncio.Task[int]) -> None:
         if self._chats.get(key) is task:
             del self._chats[key]
+        if not task.cancelled() and task.exception() is not None:  # a bug: said here, as nobody awaits the task
+            log.error("outbox: sending to %s:%s failed", *key, exc_info=task.exception())
         if key in self._skipped:  # more was due for this chat while it was sending: send it now
             self._skipped.discard(key)
             self.wakeup.set()
