@@ -3,6 +3,11 @@
     python benchmarks/bench_matcher.py                      # N = 100, 1000, 10000
     python benchmarks/bench_matcher.py --sizes 100,1000 --queries 500
     python benchmarks/bench_matcher.py --sizes 10000 --profile   # + cProfile of the queries
+    python benchmarks/bench_matcher.py --sizes shipped,10000     # + the shipped FAQ (knowledge/)
+
+`shipped` as a size stands for the shipped FAQ (knowledge/), asked the
+questions of benchmarks/data/realistic_chat.tsv (and as many more, made from
+them as the synthetic queries are, when --queries asks for more).
 
 For each N, in one process: generate an FAQ of N entries and a realistic query
 mix (benchmarks/synthetic_faq.py), then for our `Matcher` and for bm25s over
@@ -59,12 +64,13 @@ from synthetic_faq import (
 )
 
 from bot.config import MatcherConfig, load_config
-from bot.knowledge.base import Entry, KnowledgeBase
+from bot.knowledge.base import Entry, KnowledgeBase, load_knowledge
 from bot.language.calibration import Decider, load_decider
 from bot.language.matching import Matcher
 from bot.language.text import fold
 
 MB = 1024 * 1024
+SHIPPED = "shipped"  # a --sizes item: the shipped FAQ instead of a synthetic one
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +224,7 @@ def time_queries(index: Any, ask: Callable[[Any, str], list[str]],
     return times, found / max(in_scope, 1), slowest
 
 
-def rss_in_child(key: str, n: int, seed: int) -> tuple[float, float]:
+def rss_in_child(key: str, n: int | str, seed: int) -> tuple[float, float]:
     """Peak RSS growth during one build, and RSS kept after it, in a fresh process (MB).
 
     The child generates the same FAQ, resets the kernel's peak-RSS mark, notes
@@ -239,8 +245,10 @@ def memory_child(spec: str) -> int:
     """`--memory-child KEY:N:SEED`: build one index and print its RSS numbers as JSON."""
     key, n, seed = spec.split(":")
     config = _matcher_config()[0]
-    entries = generate_entries(int(n), int(seed), build_lexicon())
-    kb = synthetic_kb(entries, real_synonyms())
+    if n == SHIPPED:
+        kb = load_knowledge(REPO / "knowledge")
+    else:
+        kb = synthetic_kb(generate_entries(int(n), int(seed), build_lexicon()), real_synonyms())
     engine = engines(kb, config)[key]
     gc.collect()
     reset_peak_rss()
@@ -254,8 +262,19 @@ def memory_child(spec: str) -> int:
     return 0
 
 
+def shipped_queries(n: int, seed: int, synonyms: Any) -> list[Query]:
+    """The realistic chat's questions, then (to reach n) the shipped FAQ's own generated queries."""
+    lines = (HERE / "data" / "realistic_chat.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    asked = [Query(*line.split("\t")[:3]) for line in lines if line.count("\t") >= 2]
+    if len(asked) < n:
+        asked += generate_queries(load_knowledge(REPO / "knowledge").entries, n - len(asked), seed, synonyms)
+    return asked[:n]
+
+
 def run_engine(key: str, engine: Engine, n: int, seed: int, queries: Sequence[Query],
-               repeats: int, rss: bool, traced: bool) -> EngineResult:
+               repeats: int, rss: bool, traced: bool, size: int | str | None = None) -> EngineResult:
+    """Time, check and weigh one engine over one FAQ of n entries (`size`: how the memory
+    child makes that FAQ again, n or SHIPPED)."""
     index, build_s = time_builds(engine.build, repeats)
     times, found3, slowest = time_queries(index, engine.ask, queries)
     del index
@@ -263,7 +282,7 @@ def run_engine(key: str, engine: Engine, n: int, seed: int, queries: Sequence[Qu
     if traced:
         result.traced_peak_mb, result.traced_retained_mb = traced_build(engine.build)
     if rss:
-        result.rss_peak_mb, result.rss_retained_mb = rss_in_child(key, n, seed)
+        result.rss_peak_mb, result.rss_retained_mb = rss_in_child(key, n if size is None else size, seed)
     return result
 
 
@@ -388,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.memory_child:
         return memory_child(args.memory_child)
-    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    sizes = [s.strip() if s.strip() == SHIPPED else int(s.replace("_", "")) for s in args.sizes.split(",")
+             if s.strip()]
 
     started = time.perf_counter()
     config, config_note = _matcher_config()
@@ -401,20 +421,28 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"({len(lexicon.pairs)} action-object pairs) "
           f"from {len(lexicon.sources)} real FAQ file(s)")
     print(f"- {args.queries} queries per size "
-          f"(mix: acc/noacc/typo/abbr/long 85%, out-of-scope 15%)\n", flush=True)
+          f"(mix: acc/noacc/typo/abbr/long 85%, out-of-scope 15%)"
+          + ("; shipped FAQ: benchmarks/data/realistic_chat.tsv first" if SHIPPED in sizes else "")
+          + "\n", flush=True)
 
     results: list[EngineResult] = []
     phrasings: dict[int, int] = {}
     last: tuple[KnowledgeBase, list[Query]] | None = None
-    for n in sizes:
-        entries = generate_entries(n, args.seed, lexicon)
-        kb = synthetic_kb(entries, synonyms)
-        queries = generate_queries(entries, args.queries, args.seed + 1, synonyms)
+    for size in sizes:
+        if size == SHIPPED:
+            kb = load_knowledge(REPO / "knowledge")
+            entries = list(kb.entries)
+            queries = shipped_queries(args.queries, args.seed + 1, synonyms)
+        else:
+            entries = generate_entries(size, args.seed, lexicon)
+            kb = synthetic_kb(entries, synonyms)
+            queries = generate_queries(entries, args.queries, args.seed + 1, synonyms)
+        n = len(entries)
         phrasings[n] = sum(len(e.phrasings) for e in entries)
         repeats = 3 if n <= 1000 else 1
         for key, engine in engines(kb, config).items():
             r = run_engine(key, engine, n, args.seed, queries, repeats, rss=not args.no_memory,
-                           traced=not args.no_memory and n <= args.trace_max)
+                           traced=not args.no_memory and n <= args.trace_max, size=size)
             results.append(r)
             print(f"  N={n:,} {engine.name}: build {r.build_s:.3f}s, "
                   f"query mean {r.mean_ms:.3f} ms, p95 {r.p95_ms:.3f} ms "
@@ -432,14 +460,14 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"total time {time.perf_counter() - started:.0f}s")
 
     print("\n## Slowest queries (ours, largest N)\n")
-    ours_last = [r for r in results if r.n == sizes[-1] and r.engine.startswith("ours")]
+    ours_last = [r for r in results if r.n == n and r.engine.startswith("ours")]
     for seconds, q in ours_last[0].slowest if ours_last else []:
         words = len(q.text.split())
         print(f"- {seconds * 1000:.1f} ms [{q.kind}, {words} words] {q.text}")
 
     if args.profile and last is not None:
         kb, queries = last
-        print(f"\n## cProfile of our matcher, N={sizes[-1]:,}, {len(queries)} queries\n")
+        print(f"\n## cProfile of our matcher, N={n:,}, {len(queries)} queries\n")
         print("```")
         print(profile_queries(kb, config, queries, args.profile_top).rstrip())
         print("```")

@@ -76,6 +76,11 @@ class Result:
     questions: int
     seconds: float
     latencies: list[float]
+    cpu_seconds: float = 0.0  # the whole process (clients, server, its threads) during the run
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu_seconds / self.questions
 
     @property
     def rate(self) -> float:
@@ -204,10 +209,10 @@ async def drive(name: str, people: list[Official], per_official: int, asked: lis
                 await asyncio.sleep(think * (0.5 + secrets.randbelow(1000) / 1000))
             latencies.append(await person.ask(asked[(n * per_official + k) % len(asked)]))
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(n, p) for n, p in enumerate(people)))
     seconds = time.perf_counter() - started
-    return Result(name, len(people) * per_official, seconds, latencies)
+    return Result(name, len(people) * per_official, seconds, latencies, time.process_time() - cpu)
 
 
 # -- the servers ---------------------------------------------------------------------------------
@@ -296,24 +301,33 @@ async def main(args: argparse.Namespace) -> None:
                     await asyncio.gather(*(p.close() for p in people))
                     await close()
             paced.setdefault(name, []).extend(calm.latencies)
-            print(f"round {round_ + 1}: {name}: saturated {result.rate:.1f} questions/s; "
-                  f"at a person's pace p50 {calm.pct(0.5):.0f} ms, p95 {calm.pct(0.95):.0f} ms", flush=True)
+            print(f"round {round_ + 1}: {name}: saturated {result.rate:.1f} questions/s, "
+                  f"{result.cpu_ms:.2f} CPU ms each; at a person's pace p50 {calm.pct(0.5):.0f} ms, "
+                  f"p95 {calm.pct(0.95):.0f} ms", flush=True)
             rows.append(result)
     print(f"\n{args.officials} officials; throughput: {args.questions} questions each, no pause; latency: "
           f"{args.paced} questions each, one every {args.think:g} s on average; {args.rounds} round(s); "
           f"Python {platform.python_version()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print("| server and page | questions/s (saturated) | reply visible p50 ms | p95 ms | saturated p95 ms |")
-    print("|---|---:|---:|---:|---:|")
-    medians = {}
+    print("| server and page | questions/s (saturated) | reply visible p50 ms | p95 ms | saturated p95 ms "
+          "| CPU ms/question (saturated) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    medians, cpu = {}, {}
     for name in dict.fromkeys(r.name for r in rows):
         results = [r for r in rows if r.name == name]
         medians[name] = statistics.median(r.rate for r in results)
+        cpu[name] = statistics.median(r.cpu_ms for r in results)
         calm = Result(name, 0, 1, paced[name])
         busy = Result(name, 0, 1, [x for r in results for x in r.latencies])
-        print(f"| {name} | {medians[name]:.1f} | {calm.pct(0.5):.0f} | {calm.pct(0.95):.0f} | {busy.pct(0.95):.0f} |")
+        print(f"| {name} | {medians[name]:.1f} | {calm.pct(0.5):.0f} | {calm.pct(0.95):.0f} | {busy.pct(0.95):.0f} "
+              f"| {cpu[name]:.2f} |")
     base = medians["bare aiohttp + SQLite (baseline)"]
     print(f"\nthroughput ratio, event stream / baseline: {medians['this bot, event stream'] / base:.2f}; "
           f"plain fetch / baseline: {medians['this bot, plain fetch'] / base:.2f}")
+    bare_cpu = cpu["bare aiohttp + SQLite (baseline)"]
+    print(f"CPU per question, baseline / event stream: {bare_cpu / cpu['this bot, event stream']:.2f}; "
+          f"baseline / plain fetch: {bare_cpu / cpu['this bot, plain fetch']:.2f} (process CPU time of the "
+          "saturated phase, clients included; unlike questions/s it hardly moves when other programs load "
+          "the machine, so it estimates the throughput ratio on an idle one)")
 
 
 if __name__ == "__main__":

@@ -135,7 +135,7 @@ async def _start_telegram(services: Services, env: Mapping[str, str], routes: li
     channel = TelegramChannel(token, env.get("TELEGRAM_API_BASE_URL") or config.api_base_url, services.db,
                               services.handle, services.clock, config.poll_timeout, webhook=use_webhook,
                               local_file=lambda ref: services.attachments.path(ref.removeprefix(REF_PREFIX))
-                              if ref.startswith(REF_PREFIX) else None)
+                              if ref.startswith(REF_PREFIX) else None, writer=services.writer)
     await channel.start(polling=not use_webhook)
     await channel.set_commands(*telegram_chats(services))
     if use_webhook:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from pathlib import Path
 
@@ -113,6 +114,18 @@ def test_an_unfilled_value_is_a_warning_at_the_contact_and_the_reply_says_whom_t
                                        CONTACTS.replace('phone: ""', "phone: 0214 3 820 000")))
     assert contact_warnings(filled_in) == []
     assert filled_in.render(filled_in.entries[0].answer) == "Gọi 0214 3 820 000"
+
+
+def test_a_knowledge_base_renders_an_answer_once_and_a_new_one_with_other_contacts_renders_afresh(
+        tmp_path: Path) -> None:
+    kb = load_knowledge(layered(tmp_path, "Gọi {contact:so-khcn.phone}", CONTACTS))
+    answer = kb.entries[0].answer
+    first = kb.render(answer)
+    assert kb.render(answer) is first  # remembered, not rendered again
+    assert kb.entry("lien-he") is kb.entries[0] and kb.entry("no-such-entry") is None
+    filled_in = dataclasses.replace(kb, contacts=load_knowledge(layered(
+        tmp_path / "b", "x", CONTACTS.replace('phone: ""', "phone: 0214 3 820 000"))).contacts)
+    assert (kb.render(answer), filled_in.render(answer)) == (first, "Gọi 0214 3 820 000")
 
 
 def test_the_bot_answers_who_to_call_from_the_contacts_file(tmp_path: Path) -> None:

@@ -115,6 +115,45 @@ def test_nothing_found_says_so_and_offers_a_ticket(bot: Bot) -> None:
     assert [c.label for c in reply.choices] == [msg.BTN_REPORT, msg.BTN_ASK_AGAIN]
 
 
+def test_a_question_from_a_registered_official_costs_one_statement_per_thing_stored_or_read(bot: Bot) -> None:
+    bot.register("an")
+    bot.clock.advance(minutes=1)
+    statements: list[str] = []
+    bot.engine.db.conn.set_trace_callback(statements.append)
+    assert bot.say("an", "Quên mật khẩu VNeID thì làm thế nào?")[0].startswith("1. Trên ứng dụng VNeID")
+    bot.engine.db.conn.set_trace_callback(None)
+    assert [" ".join(s.split()[:4]) for s in statements] == [
+        "BEGIN IMMEDIATE",
+        "insert or ignore into",  # processed_updates: each update once
+        "select users.*, identities.last_seen_at as",  # who wrote, in one read
+        "update identities set last_seen_at",
+        "select state, data from",  # conversations
+        'insert into "messages" ("user_id",',  # the question
+        "select * from tickets",  # open tickets it may answer
+        'insert into "query_log" ("at",', 'insert into "query_log" ("at",', 'insert into "query_log" ("at",',  # + 2 triggers
+        "select * from incidents",  # an outage on the system the answer is about
+        'insert into "conversations" ("channel",',
+        "insert into outbox (created_at,",
+        'insert into "messages" ("user_id",',  # the answer
+        "COMMIT",
+    ]
+
+
+def test_identifying_someone_again_keeps_where_and_when_they_were_last_seen_up_to_date(bot: Bot) -> None:
+    people, db = bot.services.people, bot.services.db
+    seen = "select chat_ref, last_seen_at from identities where channel = 'test' and user_ref = 'an'"
+    with db.atomic():
+        first = people.identify("test", "an", "chat-1")
+        assert people.identify("test", "an", "chat-1") == first  # the same second, the same chat
+        assert db.execute(seen).fetchone() == ("chat-1", "2026-11-24T01:00:00+00:00")
+        people.identify("test", "an", "chat-2")  # the same second, another private chat
+        assert db.execute(seen).fetchone() == ("chat-2", "2026-11-24T01:00:00+00:00")
+    bot.clock.advance(seconds=1)
+    with db.atomic():
+        assert people.identify("test", "an", "group-9", private=False) == first  # a group is not where to reach them
+    assert db.execute(seen).fetchone() == ("chat-2", "2026-11-24T01:00:01+00:00")
+
+
 @pytest.mark.parametrize("text", ["xin chào", "Chào em!", "cảm ơn nhé", "ok", "hihi"])
 def test_greetings_and_thanks_get_a_short_reply_not_an_faq_entry(bot: Bot, text: str) -> None:
     assert bot.say("an", text)[0] in (msg.SMALLTALK_HELLO, msg.SMALLTALK_THANKS, msg.SMALLTALK_OK)

@@ -97,6 +97,48 @@ def test_jobs_waiting_for_the_writer_share_one_commit_and_a_failing_job_is_undon
     writer.close()
 
 
+def test_a_job_alone_in_its_transaction_that_fails_leaves_nothing_and_the_next_job_writes(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "bot.sqlite")
+    db.execute("create table t (n integer)")
+    writer = Writer(connect(tmp_path / "bot.sqlite"))
+    statements: list[str] = []
+    writer.db.conn.set_trace_callback(statements.append)
+
+    def insert(n: int) -> int:
+        writer.db.execute("insert into t values (?)", [n])
+        if n == 1:
+            raise ValueError("a bug in this job")
+        return n
+
+    with pytest.raises(ValueError, match="a bug in this job"):
+        writer.call(insert, 1)
+    assert writer.call(insert, 2) == 2
+    assert [r[0] for r in db.execute("select n from t")] == [2]
+    assert statements == ["BEGIN IMMEDIATE", "insert into t values (1)", "ROLLBACK",
+                          "BEGIN IMMEDIATE", "insert into t values (2)", "COMMIT"]
+    assert (writer.commits, writer.fault) == (2, None)
+    writer.close()
+
+
+def test_a_select_reads_without_a_savepoint_and_nested_blocks_undo_only_their_own_writes(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "bot.sqlite")
+    db.execute("create table t (n integer, m integer)")
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    with db.atomic():
+        db.execute("insert into t values (1, 10)")
+        with pytest.raises(ValueError), db.atomic():
+            db.execute("insert into t values (2, 20)")
+            raise ValueError("undo the inner block")
+        with db.atomic():
+            db.execute("insert into t values (3, 30)")
+    assert list(db.query("select n, m as n from t order by n")) == [{"n": 1, "n_2": 10}, {"n": 3, "n_2": 30}]
+    assert statements == ["BEGIN IMMEDIATE", "insert into t values (1, 10)",
+                          "SAVEPOINT atomic0", "insert into t values (2, 20)", "ROLLBACK TO atomic0", "RELEASE atomic0",
+                          "SAVEPOINT atomic0", "insert into t values (3, 30)", "RELEASE atomic0", "COMMIT",
+                          "select n, m as n from t order by n"]
+
+
 def test_a_lock_held_too_long_fails_the_write_as_storage_unavailable_until_it_is_released(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite"
     open_database(path)

@@ -234,6 +234,25 @@ async def test_a_429_is_retried_after_the_time_telegram_asks(bot: TelegramBot) -
     assert (row["status"], row["attempts"]) == ("sent", 2)
 
 
+async def test_a_reply_that_went_out_is_not_sent_again_when_recording_it_fails(bot: TelegramBot) -> None:
+    """Which ticket a sent message belongs to is recorded after the send; a failure there
+    (a full disk, here a trigger that refuses) must not make the outbox send it again."""
+    await open_ticket(bot)
+    assert bot.services is not None
+    bot.services.db.execute("create trigger refuse before insert on channel_messages "
+                            "begin select raise(abort, 'database or disk is full'); end")
+    before = len(bot.tg.sent(OFFICIAL))
+    bot.tg.user_text(TECH, "/traloi 1 Anh thử lại nhé")
+    (relayed,) = (await bot.said(OFFICIAL, before + 1))[before:]
+    await bot.tg.wait_for(lambda t: bot.services.db.execute(
+        "select count(*) from outbox where chat_ref = ? and status in ('sending', 'pending')",
+        [str(OFFICIAL)]).fetchone()[0] == 0, timeout=30)
+    row = bot.services.db.execute("select status, attempts from outbox where chat_ref = ? order by id desc limit 1",
+                                  [str(OFFICIAL)]).fetchone()
+    assert (relayed["text"], tuple(row)) == (msg.TECHNICIAN_SAYS.format(code="#1", text="Anh thử lại nhé"),
+                                            ("sent", 1))
+
+
 async def test_a_user_who_blocked_the_bot_is_marked_unreachable_not_retried(bot: TelegramBot) -> None:
     await open_ticket(bot)
     bot.tg.block(OFFICIAL)

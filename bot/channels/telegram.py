@@ -57,6 +57,7 @@ from bot.channels.common import Backoff, StartError, clean_text, is_storage_faul
 from bot.channels.telegram_http import AiohttpRequest, not_sent
 from bot.channels.quarantine import quarantine
 from bot.models import Delivery, Incoming, Outcome, Reply
+from bot.store.database import Writer
 from bot.store.outbox import DeliveryError, iso
 
 log = logging.getLogger(__name__)
@@ -163,6 +164,12 @@ def _seconds(value: object) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
 
 
+def _record_sent(db: Database, row: tuple) -> None:
+    """(channel, chat, message, ticket, key, when) into channel_messages, in the caller's transaction."""
+    db.execute("insert or replace into channel_messages (channel, chat_ref, message_ref, ticket_id, key, created_at) "
+               "values (?, ?, ?, ?, ?, ?)", row)
+
+
 class _Pacer:
     """Spaces messages: per chat (1/s private, 20/min group) and overall (30/s)."""
 
@@ -202,8 +209,9 @@ class TelegramChannel:
     def __init__(self, token: str, api_base_url: str, db: Database,
                  handle: Callable[[Incoming], Awaitable[Outcome]], clock: Callable[[], datetime],
                  poll_timeout: int = 30, webhook: bool = False,
-                 local_file: Callable[[str], Path | None] | None = None) -> None:
-        self.db = db
+                 local_file: Callable[[str], Path | None] | None = None, writer: Writer | None = None) -> None:
+        self.db = db  # the event loop's connection: small reads by key only
+        self.writer = writer  # where what was sent is recorded (None: on `db`, for scripts and tests)
         self.local_file = local_file  # "/files/…" (a stored image) -> its file, to upload
         self.handle = handle
         self.clock = clock
@@ -488,14 +496,25 @@ class TelegramChannel:
             "channel = ? and chat_ref = ? and key = ?", [CHANNEL, chat_ref, key], order_by="created_at desc", limit=1))
         return rows[0]["message_ref"] if rows else None
 
-    def _remember(self, chat_ref: str, message_id: int, delivery: Delivery) -> None:
+    async def _remember(self, chat_ref: str, message_id: int, delivery: Delivery) -> None:
+        """Record which ticket (or card) a message we sent belongs to, on the writer thread.
+
+        The message has gone out: if recording it fails (a full disk, a lock held
+        too long) that is logged and the send still counts as done. Raising would
+        make the outbox send it again, a copy the official did not need; what is
+        lost is only that a reply to this one message is not tied to its ticket.
+        """
         if delivery.ticket_id is None and delivery.reply.key is None:
             return
-        with self.db.atomic():
-            self.db["channel_messages"].upsert({
-                "channel": CHANNEL, "chat_ref": chat_ref, "message_ref": str(message_id),
-                "ticket_id": delivery.ticket_id, "key": delivery.reply.key, "created_at": iso(self.clock()),
-            }, pk=("channel", "chat_ref", "message_ref"))
+        row = (CHANNEL, chat_ref, str(message_id), delivery.ticket_id, delivery.reply.key, iso(self.clock()))
+        try:
+            if self.writer is not None:
+                await self.writer.run(_record_sent, self.writer.db, row)
+            else:
+                with self.db.atomic():
+                    _record_sent(self.db, row)
+        except Exception as exc:  # noqa: BLE001 - see the docstring: never a reason to send again
+            log.warning("telegram: message %s to %s went out but could not be recorded: %s", message_id, chat_ref, exc)
 
     async def send(self, delivery: Delivery) -> None:
         """Deliver one outbox item; Telegram errors become retry/give-up decisions."""
@@ -554,17 +573,17 @@ class TelegramChannel:
             else:
                 sent = list(await bot.send_media_group(int(chat), [InputMediaPhoto(p) for p in photos[:10]]))
             for message in sent:
-                self._remember(chat, message.message_id, delivery)
+                await self._remember(chat, message.message_id, delivery)
         if reply.document:  # a report file: the path is ours (written by the bot), never a user's
             await self.pacer.wait(chat)
             path = Path(reply.document)
             with path.open("rb") as f:
                 message = await bot.send_document(int(chat), f, filename=path.name)
-            self._remember(chat, message.message_id, delivery)
+            await self._remember(chat, message.message_id, delivery)
         pieces = _escaped_pieces(reply.text)
         for n, piece in enumerate(pieces):
             await self.pacer.wait(chat)
             last = n == len(pieces) - 1
             message = await bot.send_message(int(chat), piece, parse_mode=ParseMode.HTML,
                                              reply_markup=keyboard if last else None)
-            self._remember(chat, message.message_id, delivery)
+            await self._remember(chat, message.message_id, delivery)

@@ -145,11 +145,11 @@ class Accounts:
     def session(self, token: str | None) -> Session | None:
         if not token:
             return None
-        rows = list(self.db["web_sessions"].rows_where("token = ?", [token]))
-        if not rows or rows[0]["expires_at"] < iso(self.clock()):
+        row = self.db.execute(  # plain SQL: every request of a page reads its session
+            "select token, username, chat_ref, csrf, expires_at from web_sessions where token = ?", [token]).fetchone()
+        if row is None or row[4] < iso(self.clock()):
             return None
-        row = rows[0]
-        return Session(row["token"], row["username"], row["chat_ref"], row["csrf"])
+        return Session(row[0], row[1], row[2], row[3])
 
     def end_session(self, token: str) -> None:
         with self.db.atomic():

@@ -9,12 +9,26 @@ and "DANG KY!" are the same.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
 from bot.language.text import fold
 
 Chatter = Literal["thanks", "hello", "ok"]
+FOLD_REMEMBERED = 512  # folded texts kept: one message (and the labels offered) is folded several times
+FOLD_REMEMBERED_CHARS = 300  # longer texts are folded afresh, so what is kept stays small
+
+
+@functools.lru_cache(maxsize=FOLD_REMEMBERED)
+def _folded(text: str) -> str:
+    return fold(text)
+
+
+def folded(text: str) -> str:
+    """`fold(text)`, remembered for short texts: one update reads the same message as a choice,
+    a menu word, a cancel word and small talk, and offers the same labels again and again."""
+    return _folded(text) if len(text) <= FOLD_REMEMBERED_CHARS else fold(text)
 
 
 def _keys(*phrases: str) -> set[str]:
@@ -43,17 +57,19 @@ _FILLER = {
     "hihi", "haha", "hehe", "ok", "oke", "okie", "okay", "duoc", "dc", "on", "cam", "xin", "chao", "hello",
     "hi", "alo", "thanks", "thank", "you", "tks", "camon", "chaoo", "ha", "vay", "the",
 }
+_HELLO_WORDS = {fold(h) for h in _HELLO}
+_HELLO_PHRASES = tuple(h for h in _HELLO if " " in h)
 _NUMBER_WORDS = {fold(w): n for n, w in enumerate(("một", "hai", "ba", "bốn", "năm"), 1)}
 _STARS = re.compile(r"^\s*([1-5])\s*(?:sao|\*|/\s*5|điểm|diem|d)?\s*$")
 
 
 def menu_word(text: str) -> str | None:
     """The command a whole message names ("đăng ký" -> "register"), if it is one."""
-    return MENU_WORDS.get(fold(text.lstrip("/")))
+    return MENU_WORDS.get(folded(text.lstrip("/")))
 
 
 def is_cancel(text: str) -> bool:
-    return fold(text.lstrip("/")) in CANCEL_WORDS
+    return folded(text.lstrip("/")) in CANCEL_WORDS
 
 
 def chatter(text: str) -> Chatter | None:
@@ -62,15 +78,15 @@ def chatter(text: str) -> Chatter | None:
     A message counts when it is short and made only of such words (and
     emoji), so "alo, em quên mật khẩu" is still a question.
     """
-    folded = fold(text)
-    if not folded:
+    said = folded(text)
+    if not said:
         return "ok" if text.strip() else None  # emoji or punctuation only: 👍 🙏 ...
-    words = folded.split()
+    words = said.split()
     if len(words) > 6 or not all(w in _FILLER for w in words):
         return None
-    if any(t in folded for t in _THANKS):
+    if any(t in said for t in _THANKS):
         return "thanks"
-    if any(w in {fold(h) for h in _HELLO} for w in words) or any(h in folded for h in _HELLO if " " in h):
+    if any(w in _HELLO_WORDS for w in words) or any(h in said for h in _HELLO_PHRASES):
         return "hello"
     return "ok"
 

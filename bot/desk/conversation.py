@@ -34,7 +34,7 @@ from bot import messages as msg
 from bot.config import Config
 from bot.desk.accounts import Accounts
 from bot.desk.actions import Desk
-from bot.desk.chatter import chatter, is_cancel, menu_word, stars
+from bot.desk.chatter import chatter, folded, is_cancel, menu_word, stars
 from bot.desk.incidents import Incidents
 from bot.desk.people import People, Person
 from bot.desk.registration import Registration
@@ -53,6 +53,7 @@ from bot.store.outbox import enqueue, iso
 log = logging.getLogger(__name__)
 
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+_PARENTHETICAL = re.compile(r"\s*\(.*?\)")
 
 STAFF_COMMANDS = {
     "start": "start", "batdau": "start", "menu": "start",
@@ -213,7 +214,7 @@ class Engine(Registration):
         limit = self._trait(channel).label_limit
         if limit is None:
             return text
-        return title or _cut_words(re.sub(r"\s*\(.*?\)", "", text).strip() or text, limit)
+        return title or _cut_words(_PARENTHETICAL.sub("", text).strip() or text, limit)
 
     # -- state and logs -----------------------------------------------------------
 
@@ -829,7 +830,7 @@ class Engine(Registration):
 
 def _offer(state: State, choices: Sequence[Choice]) -> None:
     state.data["choices"] = [c.action for c in choices]
-    state.data["labels"] = [fold(c.label) for c in choices]
+    state.data["labels"] = [folded(c.label) for c in choices]
     state.data["shown"] = [c.label for c in choices]
 
 
@@ -850,7 +851,7 @@ def _picked(text: str, state: State) -> tuple[str | None, Reply | None]:
             return None, Reply(msg.NO_SUCH_CHOICE.format(n=len(options)))
         return options[index], None
     labels = state.data.get("labels") or []
-    typed = fold(text)
+    typed = folded(text)
     matches = [a for a, label in zip(options, labels, strict=False) if typed and typed == label]
     return (matches[0] if len(matches) == 1 else None), None
 

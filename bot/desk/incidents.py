@@ -94,9 +94,10 @@ class Incidents:
     def active(self, system_id: str | None) -> Incident | None:
         if not system_id:
             return None
-        rows = list(self.db["incidents"].rows_where("status = 'open' and system_id = ?", [system_id],
-                                                    order_by="id desc", limit=1))
-        return _incident(rows[0]) if rows else None
+        cursor = self.db.execute(  # plain SQL: every answer asks whether its system is down
+            "select * from incidents where status = 'open' and system_id = ? order by id desc limit 1", [system_id])
+        row = cursor.fetchone()
+        return _incident(dict(zip([c[0] for c in cursor.description], row, strict=True))) if row else None
 
     def of_ticket(self, ticket_id: int) -> Incident | None:
         row = self.db.execute("select incident_id from incident_tickets where ticket_id = ?", [ticket_id]).fetchone()

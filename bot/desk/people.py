@@ -48,6 +48,11 @@ class Identity:
     user_id: int
 
 
+# A person by one of their identities, with what `identify` updates on it.
+_IDENTIFIED = ("select users.*, identities.last_seen_at as seen_at, identities.chat_ref as seen_in from identities "
+               "join users on users.id = identities.user_id where identities.channel = ? and identities.user_ref = ?")
+
+
 def _person(row: dict) -> Person:
     return Person(
         id=row["id"], role=row["role"], status=row["status"], full_name=row["full_name"],
@@ -73,16 +78,19 @@ class People:
         now = iso(self.clock())
         if not private:
             chat_ref = user_ref  # on Telegram (and Zalo) the private chat id is the user id
-        known = self.db.execute("select user_id from identities where channel = ? and user_ref = ?",
-                                [channel, user_ref]).fetchone()
-        if known is not None:  # plain SQL: this runs for every update
-            if private:
-                self.db.execute("update identities set last_seen_at = ?, chat_ref = ? where channel = ? "
-                                "and user_ref = ?", [now, chat_ref, channel, user_ref])
-            else:
-                self.db.execute("update identities set last_seen_at = ? where channel = ? and user_ref = ?",
-                                [now, channel, user_ref])
-            person = self.get(known[0])
+        # Plain SQL, one read for the identity and its person: this runs for every update.
+        cursor = self.db.execute(_IDENTIFIED, [channel, user_ref])
+        known = cursor.fetchone()
+        if known is not None:
+            row = dict(zip([c[0] for c in cursor.description], known, strict=True))
+            if row["seen_at"] != now or (private and row["seen_in"] != chat_ref):  # else unchanged
+                if private:
+                    self.db.execute("update identities set last_seen_at = ?, chat_ref = ? where channel = ? "
+                                    "and user_ref = ?", [now, chat_ref, channel, user_ref])
+                else:
+                    self.db.execute("update identities set last_seen_at = ? where channel = ? and user_ref = ?",
+                                    [now, channel, user_ref])
+            person = _person(row)
             if person.unreachable:  # they are writing again, so they can be reached again
                 person = self.update(person.id, unreachable=0)
             return person
@@ -110,8 +118,9 @@ class People:
         return _person(dict(zip([c[0] for c in cursor.description], row, strict=True)))
 
     def find(self, channel: str, user_ref: str) -> Person | None:
-        rows = list(self.db["identities"].rows_where("channel = ? and user_ref = ?", [channel, user_ref]))
-        return self.get(rows[0]["user_id"]) if rows else None
+        cursor = self.db.execute(_IDENTIFIED, [channel, user_ref])
+        row = cursor.fetchone()
+        return _person(dict(zip([c[0] for c in cursor.description], row, strict=True))) if row else None
 
     def identities(self, user_id: int) -> list[Identity]:
         return [

@@ -180,8 +180,10 @@ class TicketStore:
         return ticket
 
     def of_user(self, user_id: int, limit: int = 10) -> list[Ticket]:
-        return [_ticket(r) for r in self.db["tickets"].rows_where(
-            "user_id = ?", [user_id], order_by="id desc", limit=limit)]
+        # Plain SQL: every message outside a flow looks for the tickets it may answer.
+        cursor = self.db.execute("select * from tickets where user_id = ? order by id desc limit ?", [user_id, limit])
+        names = [c[0] for c in cursor.description]
+        return [_ticket(dict(zip(names, row, strict=True))) for row in cursor]
 
     def queue(self, actor: Person, statuses: Sequence[str] = OPEN_STATUSES) -> list[Ticket]:
         self._require_technician(actor)

@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -56,7 +57,12 @@ CANDIDATE_VISITS = 6000  # postings read to find candidates (rarest features fir
 CANDIDATE_LIMIT = 300  # phrasings scored fully
 MIN_CONTENT_OVERLAP = 0.2  # share of the query's content an entry must hold to be offered
 MAX_ALTERNATIVES = 2  # "Hoặc có phải: …" choices under a not-quite-certain answer
+ANALYSIS_CACHE = 1024  # queries whose analysis is kept
 SYSTEM_WORD_PURITY = 0.9  # a word names a system when this share of its entries are that system's
+# Scoring reads a word's postings rather than asking each phrasing found about it while the
+# postings are at most this many times as many as the phrasings found (same sums either way).
+WORD_SCAN_RATIO = 2
+PAIR_SCAN_RATIO = 8  # the same for finding which phrasings hold one of the query's pairs
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,24 @@ class _Profile:
     pairs: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """One reading of the query with what every scoring step reads, worked out once.
+
+    `_rank` scores each reading, then the decision features look at the best
+    entries through the same reading several times; the words after typo
+    correction, their pairs and the pairs' weights are the same every time.
+    """
+
+    terms: list[Term]
+    words: dict[str, tuple[str | None, float, float]]  # folded -> marks, weight, similarity
+    pairs: set[str]
+    pair_weights: dict[str, float]  # every pair's weight, in the iteration order of `pairs`
+    typos: int  # words corrected as typos
+    stop: frozenset[str]  # folded forms of the reading's stopwords
+    evidence: dict[int, tuple[float, int, int, dict[str, float]]]  # entry -> `_evidence_words`, once asked
+
+
 def _pairs(terms: Sequence[Term]) -> list[str]:
     content = [t.folded for t in terms if not t.stop]
     return [f"{a} {b}" for a, b in zip(content, content[1:], strict=False)]
@@ -134,6 +158,17 @@ def _mark_credit(typed: str | None, folded: str, faq: str | None) -> float:
     if typed == folded:  # typed bare, in a text that has marks elsewhere
         return PLAIN_VS_MARKED
     return MARK_MISMATCH
+
+
+def _holding_any(features: set[str], postings: dict[str, array[int]], among: list[int],
+                 chosen: dict[int, float]) -> Sequence[int]:
+    """Those of `among` (the keys of `chosen`) whose postings hold one of the features, or all
+    of `among` when reading the features' postings would cost more than asking each (a set
+    intersection and a sum cost about as much as reading PAIR_SCAN_RATIO postings)."""
+    lists = [found for f in features if (found := postings.get(f)) is not None]
+    if sum(len(found) for found in lists) > PAIR_SCAN_RATIO * len(among):
+        return among
+    return {i for found in lists for i in found if i in chosen}
 
 
 class Matcher:
@@ -171,13 +206,19 @@ class Matcher:
         self._idf = self._document_frequencies(analysed)
         self._stop: set[str] = set()
         self._docs: list[_Doc] = []
-        postings: dict[str, list[int]] = defaultdict(list)
+        # Which phrasings hold a feature, as 4-byte integers from the start (a list of ints
+        # takes 8 per item, and what it frees stays in the process).
+        postings: defaultdict[str, array[int]] = defaultdict(lambda: array("i"))
         for per_entry in analysed:
             for entry_index, terms in per_entry:
                 self._add_doc(entry_index, terms, postings)
-        # Which phrasings hold a feature, as 4-byte integers (a list of ints takes 8 per item).
-        self._postings: dict[str, array[int]] = {f: array("i", docs) for f, docs in postings.items()}
+        self._postings: dict[str, array[int]] = dict(postings)
         del postings
+        # The phrasings' fields as plain lists, for scoring's inner loops (a list item is
+        # read faster than an attribute of an item).
+        self._doc_entry = [doc.entry for doc in self._docs]
+        self._doc_mass = [doc.mass for doc in self._docs]
+        self._doc_marks = [doc.marks for doc in self._docs]
         tag_terms: dict[str, list[Term]] = {}  # a few tags recur over thousands of entries
         shared: dict[tuple[str | None, float], tuple[str | None, float]] = {}  # (marks, credit): few distinct
         self._profiles = [self._profile(i, per_entry, tag_terms, shared) for i, per_entry in enumerate(analysed)]
@@ -188,6 +229,9 @@ class Matcher:
         self._max_idf = max(self._idf.values(), default=1.0)
         self._word_system = self._system_words()
         self._correct = lru_cache(maxsize=50_000)(self._correct_uncached)
+        # The same questions come again ("xin chào", a common problem): their analysis is
+        # kept. It depends on this index only, so a reloaded FAQ (a new Matcher) starts afresh.
+        self._analyse = lru_cache(maxsize=ANALYSIS_CACHE)(self._analyse_uncached)
 
     # -- building -------------------------------------------------------------
 
@@ -203,7 +247,7 @@ class Matcher:
         n = max(len(analysed), 1)
         return {f: math.log(1 + (n - d + 0.5) / (d + 0.5)) for f, d in df.items()}
 
-    def _add_doc(self, entry_index: int, terms: list[Term], postings: dict[str, list[int]]) -> None:
+    def _add_doc(self, entry_index: int, terms: list[Term], postings: dict[str, array[int]]) -> None:
         marks: dict[str, str | None] = {}
         mass = 0.0
         for t in terms:
@@ -307,45 +351,118 @@ class Matcher:
                 words[folded] = (corrected[-1].marked, self._weight(folded, t.stop), similarity)
         return words, set(_pairs(corrected)), typos
 
-    def _score_reading(self, terms: list[Term]) -> dict[int, tuple[float, float, float]]:
-        """Per entry: its score for one reading of the query, its best phrasing coverage and
-        its query coverage."""
-        words, pairs, _ = self._query_words(terms)
-        query_mass = sum(w for _, w, _ in words.values()) + sum(
-            self._pair_weight(p) for p in pairs
-        )
+    def _reading(self, terms: list[Term]) -> _Reading:
+        """One reading of the query, prepared for scoring and for the decision features."""
+        words, pairs, typos = self._query_words(terms)
+        pair_weight = self._pair_weight
+        return _Reading(terms, words, pairs, {p: pair_weight(p) for p in pairs}, typos,
+                        frozenset(t.folded for t in terms if t.stop), {})
+
+    def _analyse_uncached(self, query: str) -> tuple[_Reading, ...]:
+        """Every reading of a query, prepared (`_analyse` remembers the last few queries)."""
+        return tuple(self._reading(terms) for terms in self.analyzer.readings(query))
+
+    def _score_reading(self, reading: _Reading, limit: int) -> dict[int, tuple[float, float, float]]:
+        """Per entry that may be among the `limit` best: its score for one reading of the
+        query, its best phrasing coverage and its query coverage.
+
+        A phrasing's overlap is the weight of the query's pairs it holds, then
+        of the query's words it holds (in the query's order). The sums are
+        gathered word by word over the postings (a word's phrasings) or over
+        the candidates, whichever is shorter, instead of asking every
+        candidate about every word: the same additions in the same order, so
+        the same numbers to the last bit.
+        """
+        words, pairs, pair_weights = reading.words, reading.pairs, reading.pair_weights
+        query_mass = sum(w for _, w, _ in words.values()) + sum(pair_weights.values())
         if query_mass <= 0:
             return {}
-        known_mass = sum(w for f, (_, w, _) in words.items() if f in self._known_words)
-        best: dict[int, tuple[float, float, float]] = {}
+        known_words = self._known_words
+        known_mass = sum(w for f, (_, w, _) in words.items() if f in known_words)
+        docs, postings_of = self._docs, self._postings
+        doc_marks = self._doc_marks
+        candidates = self._candidates(words, pair_weights)
+        overlap: dict[int, float] = dict.fromkeys(candidates, 0.0)
+        pair_weight = pair_weights.__getitem__
+        if pairs:
+            for doc_index in _holding_any(pairs, postings_of, candidates, overlap):
+                common = pairs.intersection(docs[doc_index].pairs)
+                if common:
+                    overlap[doc_index] = sum(map(pair_weight, common))
+        count = len(candidates)
+        for folded, (marked, weight, similarity) in words.items():
+            postings = postings_of.get(folded)
+            if postings is None:
+                continue
+            held = (
+                [d for d in postings if d in overlap] if len(postings) <= WORD_SCAN_RATIO * count
+                else [d for d in candidates if folded in doc_marks[d]]
+            )
+            credit = weight * similarity  # times a mark credit of 1.0
+            if marked is None:
+                for doc_index in held:
+                    overlap[doc_index] += credit
+                continue
+            other = credit * (PLAIN_VS_MARKED if marked == folded else MARK_MISMATCH)
+            for doc_index in held:
+                faq = doc_marks[doc_index][folded]
+                overlap[doc_index] += credit if faq is None or faq == marked else other
         doc_cov: dict[int, float] = {}
-        for doc_index in self._candidates(words, pairs):
-            doc = self._docs[doc_index]
-            overlap = sum(self._pair_weight(p) for p in pairs.intersection(doc.pairs))
-            for folded, (marked, weight, similarity) in words.items():
-                if folded in doc.marks:
-                    overlap += weight * similarity * _mark_credit(marked, folded, doc.marks[folded])
-            cov = min(overlap / doc.mass, 1.0)
-            if cov > doc_cov.get(doc.entry, 0.0):
-                doc_cov[doc.entry] = cov
-        for entry_index, cov in doc_cov.items():
-            profile = self._profiles[entry_index]
-            overlap = sum(self._pair_weight(p) for p in pairs.intersection(profile.pairs))
+        doc_entry, doc_mass = self._doc_entry, self._doc_mass
+        for doc_index, doc_overlap in overlap.items():
+            cov = doc_overlap / doc_mass[doc_index]
+            if cov > 1.0:  # min(cov, 1.0)
+                cov = 1.0
+            entry_index = doc_entry[doc_index]
+            if cov > doc_cov.get(entry_index, 0.0):
+                doc_cov[entry_index] = cov
+        # How much of the query each entry found explains, over all it knows (phrasings,
+        # tags, answer), best phrasing coverage first. Only the `limit` best entries are
+        # kept by `_rank`, and a score is at most its coverage part (the query coverage is
+        # at most 1): once `limit` entries score more than an entry's coverage part could,
+        # that entry cannot be among them, in this reading or overall, and is skipped.
+        profiles = self._profiles
+        query = [
+            (folded, marked, weight, weight * similarity,
+             PLAIN_VS_MARKED if marked == folded else MARK_MISMATCH)
+            for folded, (marked, weight, similarity) in words.items()
+        ]
+        elsewhere, doc_exponent, query_exponent = ELSEWHERE_FACTOR - 1, DOC_COVERAGE_EXPONENT, 1 - DOC_COVERAGE_EXPONENT
+        limit = max(limit, 1)
+        kept: list[float] = []  # the `limit` best scores so far (a heap: the lowest first)
+        best: dict[int, tuple[float, float, float]] = {}
+        for entry_index, cov in sorted(doc_cov.items(), key=itemgetter(1), reverse=True):
+            doc_part = cov**doc_exponent
+            if len(kept) >= limit and doc_part < kept[0]:
+                continue
+            profile = profiles[entry_index]
+            marks = profile.marks
+            entry_overlap = sum(map(pair_weight, pairs.intersection(profile.pairs))) if pairs else 0
             known_here = 0.0
-            for folded, (marked, weight, similarity) in words.items():
-                if folded in profile.marks:
-                    faq_marked, credit = profile.marks[folded]
-                    overlap += weight * similarity * credit * _mark_credit(marked, folded, faq_marked)
+            for folded, marked, weight, typed, mismatch in query:
+                if folded in marks:
+                    faq_marked, credit = marks[folded]
+                    if marked is None or faq_marked is None or faq_marked == marked:
+                        entry_overlap += typed * credit  # times a mark credit of 1.0
+                    else:
+                        entry_overlap += typed * credit * mismatch
                     known_here += weight
             # A word the FAQ uses elsewhere but this entry never does points at another
             # entry, so it counts against this one more than an unknown word.
-            missing = (known_mass - known_here) * (ELSEWHERE_FACTOR - 1)
-            query_cov = min(overlap / (query_mass + missing), 1.0)
-            score = cov**DOC_COVERAGE_EXPONENT * query_cov ** (1 - DOC_COVERAGE_EXPONENT)
+            missing = (known_mass - known_here) * elsewhere
+            query_cov = entry_overlap / (query_mass + missing)
+            if query_cov > 1.0:  # min(query_cov, 1.0)
+                query_cov = 1.0
+            score = doc_part * query_cov**query_exponent
             best[entry_index] = (score, cov, query_cov)
+            if len(kept) < limit:
+                heapq.heappush(kept, score)
+            elif score > kept[0]:
+                heapq.heapreplace(kept, score)
         return best
 
-    def _candidates(self, words: dict[str, tuple[str | None, float, float]], pairs: set[str]) -> list[int]:
+    def _candidates(self, words: dict[str, tuple[str | None, float, float]],
+                    pair_weights: dict[str, float]) -> list[int]:
         """Phrasings worth scoring fully: those sharing the most weight of the query's rarer words.
 
         A cheap pass adds each feature's weight to the phrasings in its
@@ -355,29 +472,42 @@ class Matcher:
         FAQ they only add credit to phrasings already found; on a small FAQ
         every phrasing sharing a word is scored.
         """
+        postings_of = self._postings
         features = [
             (weight, postings)
-            for f, weight in [*((w, v[1]) for w, v in words.items()), *((p, self._pair_weight(p)) for p in pairs)]
-            if (postings := self._postings.get(f))
+            for f, weight in [*((w, v[1]) for w, v in words.items()), *pair_weights.items()]
+            if (postings := postings_of.get(f))
         ]
         features.sort(key=lambda item: len(item[1]))
-        shared: dict[int, float] = defaultdict(float)
-        visited = 0
-        for weight, postings in features:
+        visited = read = 0
+        for _, postings in features:
             if visited and visited + len(postings) > CANDIDATE_VISITS:
                 break
+            visited += len(postings)
+            read += 1
+        # Which phrasings, when they are few enough to score them all: the weights they
+        # share are needed only to choose among more (the order of the list matters not).
+        # The postings are sorted shortest first: when the last one read is longer than
+        # the limit, there are more (always so on a large FAQ).
+        if read and len(features[read - 1][1]) <= CANDIDATE_LIMIT:
+            found: set[int] = set()
+            for _, postings in features[:read]:
+                found.update(postings)
+            if len(found) <= CANDIDATE_LIMIT:
+                return list(found)
+        shared: dict[int, float] = defaultdict(float)
+        for weight, postings in features[:read]:
             for doc_index in postings:
                 shared[doc_index] += weight
-            visited += len(postings)
-        if len(shared) <= CANDIDATE_LIMIT:
-            return list(shared)
-        return heapq.nlargest(CANDIDATE_LIMIT, shared, key=shared.__getitem__)
+        # heapq.nlargest(CANDIDATE_LIMIT, shared, key=shared.__getitem__), as documented, in
+        # C: a stable sort keeps the earlier of equal phrasings first, as nlargest does.
+        return sorted(shared, key=shared.__getitem__, reverse=True)[:CANDIDATE_LIMIT]
 
     def rank(self, query: str, limit: int = 10) -> list[Candidate]:
         """Entries ordered by score, best first (every reading of the query considered)."""
         return [Candidate(self._entries[i].id, h.score) for i, h in self._rank(query, limit)[0]]
 
-    def _rank(self, query: str, limit: int) -> tuple[list[tuple[int, _Hit]], list[list[Term]]]:
+    def _rank(self, query: str, limit: int) -> tuple[list[tuple[int, _Hit]], tuple[_Reading, ...]]:
         """The best entries with how each was reached, and the readings of the query.
 
         A short question with a word the FAQ has never seen ("quên mật khẩu
@@ -385,48 +515,53 @@ class Matcher:
         about VNeID), is probably about something the FAQ does not cover: the
         hit is flagged `foreign`.
         """
-        best: dict[int, _Hit] = {}
-        readings = self.analyzer.readings(query)
+        best: dict[int, tuple[float, float, float, int, bool]] = {}  # a _Hit's fields
+        readings = self._analyse(query)
         for r, reading in enumerate(readings):
-            content = [t for t in reading if not t.stop]
+            content = [t for t in reading.terms if not t.stop]
             if not content:
                 continue  # only greetings and filler: nothing to match
             foreign = len(content) <= SHORT_QUESTION_WORDS and any(
                 self._correct(t.folded)[0] not in self._known_words and not t.folded.isdigit()
                 for t in content
             )
-            for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading).items():
-                if entry_index not in best or score > best[entry_index].score:
-                    best[entry_index] = _Hit(
-                        score, doc_cov, query_cov, r, foreign and doc_cov < FOREIGN_MAX_COVERAGE
-                    )
-        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1].score, kv[0]))
-        return ranked, readings
+            for entry_index, (score, doc_cov, query_cov) in self._score_reading(reading, limit).items():
+                if entry_index not in best or score > best[entry_index][0]:
+                    best[entry_index] = (score, doc_cov, query_cov, r, foreign and doc_cov < FOREIGN_MAX_COVERAGE)
+        ranked = heapq.nsmallest(limit, best.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return [(i, _Hit(*hit)) for i, hit in ranked], readings
 
     def features(self, query: str) -> dict[str, float]:
         """The match features the decision model reads (see bot.language.calibration)."""
         ranked, readings = self._rank(query, limit=max(self.config.max_candidates, 3))
         return self._features(ranked, readings)
 
-    def _evidence(self, entry_index: int, terms: list[Term]) -> tuple[float, int, int]:
+    def _evidence(self, entry_index: int, reading: _Reading) -> tuple[float, int, int]:
         """How the query's content words stand with one entry.
 
         Returns the share of the query's content weight the entry's phrasings
         and tags contain, how many content words the FAQ knows but this entry
         does not (they point elsewhere), and how many typed marks disagree.
         """
-        agree, elsewhere, mismatched, _ = self._evidence_words(entry_index, terms)
+        agree, elsewhere, mismatched, _ = self._evidence_words(entry_index, reading)
         return agree, elsewhere, mismatched
 
-    def _evidence_words(self, entry_index: int, terms: list[Term]) -> tuple[float, int, int, dict[str, float]]:
-        """`_evidence`, with the share of the query's content weight each agreeing word carries."""
-        words, _, _ = self._query_words(terms)
+    def _evidence_words(self, entry_index: int, reading: _Reading) -> tuple[float, int, int, dict[str, float]]:
+        """`_evidence`, with the share of the query's content weight each agreeing word carries
+        (asked several times per match about the same entries: worked out once)."""
+        known = reading.evidence.get(entry_index)
+        if known is None:
+            known = reading.evidence[entry_index] = self._evidence_words_uncached(entry_index, reading)
+        return known
+
+    def _evidence_words_uncached(self, entry_index: int,
+                                 reading: _Reading) -> tuple[float, int, int, dict[str, float]]:
         profile = self._profiles[entry_index]
         total = agree = 0.0
         elsewhere = mismatched = 0
         agreeing: dict[str, float] = {}
-        stop = {t.folded for t in terms if t.stop}
-        for folded, (marked, weight, similarity) in words.items():
+        stop = reading.stop
+        for folded, (marked, weight, similarity) in reading.words.items():
             if folded in stop:
                 continue
             total += weight
@@ -458,20 +593,21 @@ class Matcher:
             return None
         return max(votes.items(), key=lambda kv: (kv[1], kv[0]))[0]
 
-    def _features(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> dict[str, float]:
+    def _features(self, ranked: list[tuple[int, _Hit]], readings: Sequence[_Reading]) -> dict[str, float]:
         if not ranked:
             return dict.fromkeys(FEATURES, 0.0)
         top_index, top = ranked[0]
         second = ranked[1][1] if len(ranked) > 1 else _Hit(0.0, 0.0, 0.0, 0, False)
-        terms = readings[top.reading]
-        agree, elsewhere, mismatched, mine = self._evidence_words(top_index, terms)
+        reading = readings[top.reading]
+        terms = reading.terms
+        agree, elsewhere, mismatched, mine = self._evidence_words(top_index, reading)
         theirs: dict[str, float] = {}
         if len(ranked) > 1:
-            theirs = self._evidence_words(ranked[1][0], terms)[3]
+            theirs = self._evidence_words(ranked[1][0], reading)[3]
         overlapping = sum(
             1 for i, h in ranked[:3] if self._evidence(i, readings[h.reading])[0] >= MIN_CONTENT_OVERLAP
         )
-        _, _, typos = self._query_words(terms)
+        typos = reading.typos
         content = {t.folded for t in terms if not t.stop}
         unknown = sum(
             1 for f in content if self._correct(f)[0] not in self._known_words and not f.isdigit()
@@ -502,10 +638,10 @@ class Matcher:
             "foreign": float(top.foreign),
             "score_ratio": second.score / top.score if top.score > 0 else 1.0,
             "coverage_lead": top.doc_cov - max(others, default=0.0),
-            "heaviest_missing": self._heaviest_missing(top_index, terms),
+            "heaviest_missing": self._heaviest_missing(top_index, reading),
         }
 
-    def _heaviest_missing(self, entry_index: int, terms: list[Term]) -> float:
+    def _heaviest_missing(self, entry_index: int, reading: _Reading) -> float:
         """The share of the query's content weight carried by its heaviest word the entry lacks.
 
         One strong word the entry never uses ("chủ tịch" in "số điện thoại chủ
@@ -513,8 +649,7 @@ class Matcher:
         about something else, however well the rest agrees. A two-syllable word
         counts as one: its missing syllables and the pair together.
         """
-        words, pairs, _ = self._query_words(terms)
-        stop = {t.folded for t in terms if t.stop}
+        words, pairs, pair_weights, stop = reading.words, reading.pairs, reading.pair_weights, reading.stop
         profile = self._profiles[entry_index]
 
         def missing(folded: str) -> float:
@@ -522,16 +657,16 @@ class Matcher:
             return words[folded][1] if known is None or known[1] < 1.0 else 0.0
 
         content = [f for f in words if f not in stop]
-        total = sum(words[f][1] for f in content) + sum(self._pair_weight(p) for p in pairs)
+        total = sum(words[f][1] for f in content) + sum(pair_weights.values())
         heaviest = max((missing(f) for f in content), default=0.0)
         for pair in pairs:
             a, b = pair.split(" ")
             lost = missing(a) + missing(b) if a in words and b in words else 0.0
             if lost and pair not in profile.pairs:
-                heaviest = max(heaviest, lost + self._pair_weight(pair))
+                heaviest = max(heaviest, lost + pair_weights[pair])
         return heaviest / total if total else 0.0
 
-    def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: list[list[Term]]) -> list[Candidate]:
+    def _overlapping(self, ranked: list[tuple[int, _Hit]], readings: Sequence[_Reading]) -> list[Candidate]:
         """Candidates with real content in common with the query, worth offering as a choice."""
         out = []
         for entry_index, hit in ranked[: self.config.max_candidates]:

@@ -38,6 +38,11 @@ from typing import Any, TypeVar
 from sqlite_utils import Database
 from sqlite_utils.db import NoTable, Table
 
+try:  # how sqlite-utils names a query's repeated columns (4.1 and later)
+    from sqlite_utils.utils import dedupe_keys
+except ImportError:  # pragma: no cover - older sqlite-utils kept repeated names as they were
+    dedupe_keys = list
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -70,6 +75,7 @@ def is_unavailable(exc: BaseException) -> bool:
 
 
 _DDL = re.compile(r"\s*(create|alter|drop)\b", re.IGNORECASE)
+_SELECT = re.compile(r"\s*select\b", re.IGNORECASE)
 
 
 class Store(Database):
@@ -81,11 +87,18 @@ class Store(Database):
     statements one update used to run. The schema only changes through our own
     DDL (migrations at start-up), so the names and columns are kept until a
     CREATE, ALTER or DROP goes through this connection, or a rollback.
+
+    Two more things sqlite-utils does on every call cost statements of their
+    own: `query` wraps each read in a savepoint (so that a statement which
+    turns out to write can be undone), and a nested `atomic` names its
+    savepoint with 16 random bytes. A plain SELECT cannot write, so it runs
+    bare; nested savepoints are named by their depth.
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._names: dict[str, list[str]] = {}
         self._columns: dict[str, list[Any]] = {}
+        self._depth = 0  # savepoints open through `atomic`
         super().__init__(conn)
 
     def forget_schema(self) -> None:
@@ -96,6 +109,13 @@ class Store(Database):
         if _DDL.match(sql):
             self.forget_schema()
         return super().execute(sql, parameters)
+
+    def query(self, sql: str, params: Any = None) -> Generator[dict, None, None]:
+        if not _SELECT.match(sql):
+            return super().query(sql, params)
+        cursor = self.execute(sql, params)
+        keys = dedupe_keys(d[0] for d in cursor.description)
+        return (dict(zip(keys, row, strict=True)) for row in cursor)
 
     def executescript(self, sql: str) -> sqlite3.Cursor:
         self.forget_schema()
@@ -122,8 +142,20 @@ class Store(Database):
     @contextlib.contextmanager
     def atomic(self) -> Generator[Database, None, None]:
         if self.conn.in_transaction:  # nested: a savepoint, as sqlite-utils does
-            with super().atomic():
+            name = f"atomic{self._depth}"
+            self.conn.execute(f"SAVEPOINT {name}")
+            self._depth += 1
+            try:
                 yield self
+            except BaseException:
+                if self.conn.in_transaction:  # (a RAISE(ROLLBACK) trigger ends the whole transaction)
+                    self.conn.execute(f"ROLLBACK TO {name}")
+                    self.conn.execute(f"RELEASE {name}")
+                raise
+            else:
+                self.conn.execute(f"RELEASE {name}")
+            finally:
+                self._depth -= 1
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
@@ -301,6 +333,10 @@ class Writer:
         outcomes: list[tuple[bool, Any]] = []
         conn = self.db.conn
         was_failing = self.fault
+        # A job alone in its transaction needs no savepoint: when it fails, the whole
+        # transaction is what it wrote (after a fault, the recovery's work shares it).
+        alone = len(group) == 1 and was_failing is None
+        undone = False  # the lone job's transaction was rolled back: nothing to commit
         try:
             conn.execute("BEGIN IMMEDIATE")
             if was_failing is not None:
@@ -309,18 +345,24 @@ class Writer:
                 if not job.future.set_running_or_notify_cancel():
                     outcomes.append((False, None))
                     continue
-                conn.execute(f"SAVEPOINT job{n}")
+                if not alone:
+                    conn.execute(f"SAVEPOINT job{n}")
                 try:
                     outcomes.append((True, job.fn(*job.args)))
                 except Exception as exc:
                     if is_unavailable(exc):
                         raise
                     if conn.in_transaction:
-                        conn.execute(f"ROLLBACK TO job{n}")
+                        if alone:
+                            self.db.rollback()
+                            undone = True
+                        else:
+                            conn.execute(f"ROLLBACK TO job{n}")
                     outcomes.append((False, exc))
-                if conn.in_transaction:
+                if conn.in_transaction and not alone:
                     conn.execute(f"RELEASE job{n}")
-            conn.execute("COMMIT")
+            if not undone:
+                conn.execute("COMMIT")
         except Exception as exc:
             with contextlib.suppress(sqlite3.Error):
                 self.db.rollback()

@@ -59,15 +59,14 @@ def deliver_web(db: Store, at: str, chat_ref: str | None = None) -> int:
     outbox worker is not sending right now (it keeps the order then).
     """
     where, args = ("and chat_ref = ?", [chat_ref]) if chat_ref is not None else ("", [])
-    rows = db.execute(
-        f"select id, chat_ref, payload from outbox o where status = 'pending' and channel = 'web' {where} "
-        "and not exists (select 1 from outbox s where s.status = 'sending' and s.channel = 'web' "
-        "and s.chat_ref = o.chat_ref) order by id", args).fetchall()
-    for outbox_id, ref, payload in rows:
-        store_message(db, ref, payload, at)
-        db.execute("update outbox set status = 'sent', sent_at = ?, attempts = attempts + 1 where id = ?",
-                   [at, outbox_id])
-    return len(rows)
+    due = (f"from outbox o where status = 'pending' and channel = 'web' {where} "
+           "and not exists (select 1 from outbox s where s.status = 'sending' and s.channel = 'web' "
+           "and s.chat_ref = o.chat_ref)")
+    # Two statements however many replies: the same rows, read twice inside one transaction.
+    db.execute(f"insert into web_messages (chat_ref, from_bot, payload, at) select chat_ref, 1, payload, ? {due} "
+               "order by id", [at, *args])
+    return db.execute(f"update outbox set status = 'sent', sent_at = ?, attempts = attempts + 1 where id in "
+                      f"(select id {due})", [at, *args]).rowcount
 
 
 class WebSender:
