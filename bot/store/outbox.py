@@ -25,6 +25,9 @@ MAX_BACKOFF = timedelta(minutes=30)
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_ATTEMPTS = 50  # about a day of retries at the longest backoff
 BATCH = 50  # rows read per delivery round
+SCAN_PAGES = 10  # pages of due rows a round reads past those of chats still sending, at most
+
+ChatKey = tuple[str, str]  # (channel, chat_ref)
 
 
 class DeliveryError(Exception):
@@ -104,6 +107,11 @@ class OutboxWorker:
     chats are shared when `write` is the server's writer thread. A row still
     `sending` at start-up was in flight when the bot stopped: whether it
     arrived is unknown; it is sent again and counted in `in_doubt`.
+
+    Each chat is served by its own task, one message at a time, and a round
+    only starts tasks for chats with none running; it does not wait for them.
+    So a slow answer from a messenger (Telegram can take its 30 s) holds up
+    only that chat's later replies, never other officials'.
     """
 
     def __init__(self, db: Database, senders: Mapping[str, Sender],
@@ -125,12 +133,22 @@ class OutboxWorker:
         self._batch_was_full = False
         self._unrecorded: list[tuple[Delivery, DeliveryError | None]] = []
         self.recovered = False
+        # The chats being sent to, each by its task, and those of them a round found more due for:
+        # when such a chat's task ends, the loop is woken to send the rest (only then, so a chat
+        # finishing with nothing more to send costs no query).
+        self._chats: dict[ChatKey, asyncio.Task[int]] = {}
+        self._skipped: set[ChatKey] = set()
 
     async def _write_here(self, fn: Callable[..., Any], *args: Any) -> Any:
         with self.wdb.atomic():
             return fn(*args)
 
     def due(self, limit: int = BATCH) -> list[Delivery]:
+        items = [self._delivery(r) for r in self._due_rows(limit, 0)]
+        # A sender may serve only some chats of its channel (a terminal serves its own).
+        return [i for i in items if self._accepts(i.channel, i.chat_ref)]
+
+    def _due_rows(self, limit: int, after: int) -> list[dict[str, Any]]:
         channels = list(self.senders)
         if not channels:
             return []
@@ -138,21 +156,57 @@ class OutboxWorker:
         now = iso(self.clock())
         # Messages to one chat keep their order: nothing overtakes an earlier one
         # that is waiting for its retry.
-        rows = self.db.query(
-            f"select * from outbox where status = 'pending' and next_attempt_at <= ? "
+        return list(self.db.query(
+            f"select * from outbox where status = 'pending' and next_attempt_at <= ? and id > ? "
             f"and channel in ({marks}) and not exists (select 1 from outbox o2 where "
             f"o2.status = 'pending' and o2.channel = outbox.channel and "
             f"o2.chat_ref = outbox.chat_ref and o2.id < outbox.id and o2.next_attempt_at > ?) "
             f"order by id limit ?",
-            [now, *channels, now, limit],
-        )
-        items = [
-            Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"],
-                     r["user_id"], r["ticket_id"])
-            for r in rows
-        ]
-        # A sender may serve only some chats of its channel (a terminal serves its own).
-        return [i for i in items if getattr(self.senders[i.channel], "accepts", lambda _: True)(i.chat_ref)]
+            [now, after, *channels, now, limit],
+        ))
+
+    @staticmethod
+    def _delivery(r: Mapping[str, Any]) -> Delivery:
+        return Delivery(r["id"], r["channel"], r["chat_ref"], Reply.from_json(r["payload"]), r["attempts"],
+                        r["user_id"], r["ticket_id"])
+
+    def _accepts(self, channel: str, chat_ref: str) -> bool:
+        accepts = getattr(self.senders[channel], "accepts", None)
+        return accepts is None or accepts(chat_ref)
+
+    def _due_by_chat(self) -> tuple[dict[ChatKey, list[Delivery]], bool]:
+        """What is due, by chat, for chats with no send in flight (in order within each chat), and
+        whether a chat still sending had more due.
+
+        Rows of chats still sending are passed over and those chats remembered in
+        `_skipped`; further pages are read so that one chat with a long queue does
+        not hide the others' rows behind it. Sets `_batch_was_full` when a round
+        could not take everything that is due.
+        """
+        by_chat: dict[ChatKey, list[Delivery]] = {}
+        taken, after, skipped = 0, 0, False
+        for _ in range(SCAN_PAGES):
+            rows = self._due_rows(BATCH, after)
+            for r in rows:
+                key = (r["channel"], r["chat_ref"])
+                if key in self._chats:
+                    self._skipped.add(key)
+                    skipped = True
+                elif self._accepts(*key):
+                    by_chat.setdefault(key, []).append(self._delivery(r))
+                    taken += 1
+            if len(rows) < BATCH:
+                self._batch_was_full = False
+                return by_chat, skipped
+            if taken >= BATCH:
+                self._batch_was_full = True
+                return by_chat, skipped
+            after = rows[-1]["id"]
+        # Pages of rows for chats still sending, and more behind them: go on after this round
+        # if it started anything, and in any case when one of those chats is done.
+        self._skipped.update(self._chats)
+        self._batch_was_full = taken > 0
+        return by_chat, True
 
     # -- bookkeeping (runs inside `write`) ---------------------------------------------------
 
@@ -237,6 +291,7 @@ class OutboxWorker:
         return error is None
 
     async def _one_chat(self, items: list[Delivery]) -> int:
+        """Send one chat's due messages in order, the first already recorded as started."""
         sent = 0
         for n, item in enumerate(items):
             error = await self._attempt(item)
@@ -252,42 +307,88 @@ class OutboxWorker:
             sent += 1
         return sent
 
-    async def run_once(self) -> int:
-        """Deliver everything due now, after any round already running; returns how many were sent.
+    def _chat_done(self, key: ChatKey, task: asyncio.Task[int]) -> None:
+        if self._chats.get(key) is task:
+            del self._chats[key]
+        if not task.cancelled() and task.exception() is not None:  # a bug: said here, as nobody awaits the task
+            log.error("outbox: sending to %s:%s failed", *key, exc_info=task.exception())
+        if key in self._skipped:  # more was due for this chat while it was sending: send it now
+            self._skipped.discard(key)
+            self.wakeup.set()
 
-        Chats are served concurrently (a slow or rate-limited chat does not hold
-        up the others) and each chat's messages in order, stopping at the first
-        failure so nothing overtakes it. Nothing is sent while an earlier
-        outcome could not be recorded (the database is down).
+    async def _start_round(self) -> tuple[list[asyncio.Task[int]], bool]:
+        """Start sending to each chat with something due and no send in flight; does not wait
+        for the sends. Returns the tasks started and whether a chat still sending had more due.
+        Call under `_round`.
         """
-        async with self._round:
-            return await self._deliver_due()
-
-    async def _deliver_due(self) -> int:
-        if self._unrecorded:
+        if self._unrecorded:  # nothing is sent while an earlier outcome is not recorded
+            outcomes = list(self._unrecorded)
             try:
-                await self.write(self._record, list(self._unrecorded), None)
+                await self.write(self._record, outcomes, None)
             except Exception:
-                return 0
-            self._unrecorded.clear()
-        by_chat: dict[tuple[str, str], list[Delivery]] = {}
-        due = self.due()
-        self._batch_was_full = len(due) >= BATCH
-        for item in due:
-            by_chat.setdefault((item.channel, item.chat_ref), []).append(item)
+                self._batch_was_full = False
+                return [], False
+            del self._unrecorded[:len(outcomes)]  # (a chat may have added one meanwhile)
+            if self._unrecorded:
+                self._batch_was_full = False
+                return [], False
+        by_chat, skipped_any = self._due_by_chat()
         if not by_chat:
-            return 0
+            return [], skipped_any
         try:
             await self.write(self._start, [items[0] for items in by_chat.values()])
         except Exception as exc:
             log.warning("outbox: cannot record sends before making them (%s); waiting", exc)
             self._batch_was_full = False
-            return 0
-        return sum(await asyncio.gather(*(self._one_chat(items) for items in by_chat.values())))
+            return [], skipped_any
+        tasks = []
+        for key, items in by_chat.items():
+            task = asyncio.create_task(self._one_chat(items))
+            self._chats[key] = task
+            task.add_done_callback(lambda done, key=key: self._chat_done(key, done))
+            tasks.append(task)
+        return tasks, skipped_any
+
+    async def _wait_for(self, tasks: list[asyncio.Task[int]]) -> None:
+        """Wait for chat tasks; cancelled meanwhile (the process is going away), cancel them too."""
+        if not tasks:
+            return
+        try:
+            await asyncio.wait(tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            raise
+
+    async def _drain(self) -> None:
+        """Wait until no chat is being sent to (each send has its own timeout)."""
+        while self._chats:
+            await self._wait_for(list(self._chats.values()))
+            await asyncio.sleep(0)  # let the tasks' done callbacks run
+
+    async def run_once(self) -> int:
+        """Deliver everything due now and wait until it is sent; returns how many this call sent.
+
+        Chats are served concurrently (a slow or rate-limited chat does not hold
+        up the others) and each chat's messages in order, stopping at the first
+        failure so nothing overtakes it. Nothing is sent while an earlier
+        outcome could not be recorded (the database is down). A chat already
+        being sent to (by `run`) is waited for, then its rest sent.
+        """
+        sent = 0
+        while True:
+            async with self._round:
+                started, skipped_any = await self._start_round()
+            await self._wait_for(started)
+            sent += sum(task.result() for task in started if not task.cancelled() and task.exception() is None)
+            if not skipped_any:
+                return sent
+            await self._drain()
 
     async def recover(self) -> int:
         """Once, before the first round: see `_recover`."""
-        async with self._round:  # never while a round runs: its rows `sending` are not left over from a stop
+        async with self._round:  # no new sends meanwhile; and none in flight: their rows `sending` are not
+            await self._drain()  # left over from a stop
             in_flight = await self.write(self._recover)
         self.recovered = True
         if in_flight:
@@ -296,23 +397,31 @@ class OutboxWorker:
         return in_flight
 
     async def run(self, stop: asyncio.Event, idle_seconds: float = 1.0) -> None:
-        """Deliver until `stop` is set; `wakeup` makes new rows go out at once."""
-        while not stop.is_set():
-            self.wakeup.clear()  # before the round, so a wake-up during it is not lost
-            try:
-                if not self.recovered:  # starting up: retry whatever waited through the downtime
-                    await self.recover()
-                await self.run_once()
-            except Exception as exc:  # the database is down, or a bug: never stop delivering for good
-                if is_unavailable(exc):
-                    log.warning("outbox: the database cannot be written (%s); trying again", exc)
-                else:
-                    log.exception("outbox: a delivery round failed; trying again")
-                self._batch_was_full = False
-            if self._batch_was_full or self.wakeup.is_set():
-                continue  # more is due already: no pause
-            waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]
-            _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
-                                            return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
+        """Deliver until `stop` is set, then wait for the sends in flight; `wakeup` makes new rows
+        go out at once. A round starts the chats that are due and does not wait for them."""
+        try:
+            while not stop.is_set():
+                self.wakeup.clear()  # before the round, so a wake-up during it is not lost
+                try:
+                    if not self.recovered:  # starting up: retry whatever waited through the downtime
+                        await self.recover()
+                    async with self._round:
+                        await self._start_round()
+                except Exception as exc:  # the database is down, or a bug: never stop delivering for good
+                    if is_unavailable(exc):
+                        log.warning("outbox: the database cannot be written (%s); trying again", exc)
+                    else:
+                        log.exception("outbox: a delivery round failed; trying again")
+                    self._batch_was_full = False
+                if self._batch_was_full or self.wakeup.is_set():
+                    continue  # more is due already: no pause
+                waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self.wakeup.wait())]
+                _, pending = await asyncio.wait(waiters, timeout=idle_seconds,
+                                                return_when=asyncio.FIRST_COMPLETED)
+                for task in pending:
+                    task.cancel()
+            await self._drain()  # no send is abandoned half-way, nor left running
+        except asyncio.CancelledError:
+            for task in list(self._chats.values()):
                 task.cancel()
+            raise
