@@ -139,3 +139,12 @@ def test_a_variant_that_is_not_a_question_is_refused_by_faq_check(editor: FaqEdi
         result = editor.add_variant("mang-mat-internet", noise, who="admin:lan")
         assert result.errors == {"variants": [f"variant '{noise}' is not a question: "
                                               "it has no word the matcher can use"]}
+
+
+def test_a_variant_of_marked_words_that_fold_like_stopwords_is_a_question(editor: FaqEditor) -> None:
+    """"chữ" and "đơ" fold to "chu" and "do", like the stopwords "chú" and "đó"; written
+    with marks they are words, while the same letters typed bare may be either."""
+    refused = editor.add_variant("mang-mat-internet", "chu bi do", who="admin:lan")
+    accepted = editor.add_variant("mang-mat-internet", "Chữ bị đơ", who="admin:lan")
+    assert (accepted.errors, refused.errors) == (
+        {}, {"variants": ["variant 'chu bi do' is not a question: it has no word the matcher can use"]})

@@ -32,7 +32,7 @@ from bot.knowledge.base import MAX_TITLE_CHARS, Entry, KnowledgeBase, KnowledgeE
 from bot.knowledge.contacts import placeholder_problems
 from bot.language.calibration import FIT_FILE, faq_fingerprint, load_decider, load_fit
 from bot.language.matching import Matcher
-from bot.language.text import fold
+from bot.language.text import Token, fold, tokenize
 
 # A phrasing asked verbatim must beat every other entry by at least this much.
 MIN_SELF_LEAD = 0.05
@@ -281,12 +281,20 @@ def stale_fit(directory: Path, kb: KnowledgeBase) -> list[Problem]:
 def not_questions(kb: KnowledgeBase) -> list[Problem]:
     """Phrasings with no word the matcher could use ("🙏", "ok ạ"): a click in the unanswered
     list must not teach the bot to answer thanks with an FAQ entry."""
-    stop = {fold(w) for w in kb.synonyms.stopwords}
+    stop = {token for w in kb.synonyms.stopwords for token in tokenize(w)}
+    stop_folded = {token.folded for token in stop}
+
+    def usable(token: Token) -> bool:
+        # A word written with marks is itself: "chữ" and "đơ" are words even though
+        # "chu" and "do" fold like the stopwords "chú" and "đó". Without marks it may be either.
+        if not any(c.isalpha() for c in token.folded):
+            return False
+        return token.folded not in stop_folded if token.marked is None else token not in stop
+
     problems = []
     for entry in kb.entries:
         for text in entry.phrasings:
-            words = [w for w in fold(text).split() if any(c.isalpha() for c in w)]
-            if not [w for w in words if w not in stop]:
+            if not any(usable(token) for token in tokenize(text)):
                 problems.append(Problem(entry.file, entry.line, f"variant '{text}' is not a question: "
                                         "it has no word the matcher can use", entry.id))
     return problems
