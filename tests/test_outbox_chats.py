@@ -90,6 +90,31 @@ async def test_a_reply_to_another_chat_goes_out_while_one_chat_waits_for_its_ans
     assert other_tasks() == set()
 
 
+async def test_a_long_queue_for_a_chat_still_sending_is_not_read_again_by_every_round(tmp_path: Path) -> None:
+    # After a night offline a technicians' group may have hundreds of reminders queued; while
+    # they go out one by one, each round (one per commit) reads only the other chats' rows.
+    db, clock, sender = open_database(tmp_path / "bot.sqlite"), Clock(), GatedSender()
+    worker = OutboxWorker(db, {"test": sender}, clock)
+    stop_event = asyncio.Event()
+    queue(db, clock, SLOW, *(f"Nhắc việc {n}" for n in range(300)))
+    running = asyncio.create_task(worker.run(stop_event, idle_seconds=IDLE))
+    await asyncio.wait_for(sender.waiting.wait(), 3)
+    rows_read: list[int] = []
+    db.conn.set_trace_callback(lambda sql: rows_read.append(sql.count("json_each")) if "from outbox" in sql else None)
+    queue(db, clock, QUICK, "Chào anh")
+    worker.wakeup.set()
+    assert await eventually(lambda: sender.sent[QUICK] == ["Chào anh"])
+    db.conn.set_trace_callback(None)
+    sender.answer.set()
+    assert await eventually(lambda: len(sender.sent[SLOW]) == 300, timeout=10)
+    stop_event.set()
+    await asyncio.wait_for(running, 3)
+    # a query per round (the one woken, and the one after the quick chat is done), each leaving the
+    # sending chat out in SQL; none reading page after page past its rows
+    assert (set(rows_read), len(rows_read) <= 2, sender.sent[SLOW][:2], other_tasks()) == (
+        {1}, True, ["Nhắc việc 0", "Nhắc việc 1"], set())
+
+
 async def test_messages_queued_for_a_chat_while_it_sends_go_out_after_it_in_order(tmp_path: Path) -> None:
     # Many chats keep the worker busy while the slow chat's later messages wait their turn; each
     # of them arrives once, after the one in flight, and nothing waits for the idle poll.

@@ -9,8 +9,9 @@ say whether to retry (and when) or to give up on that chat.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -25,9 +26,14 @@ MAX_BACKOFF = timedelta(minutes=30)
 FIRST_BACKOFF = timedelta(seconds=5)
 MAX_ATTEMPTS = 50  # about a day of retries at the longest backoff
 BATCH = 50  # rows read per delivery round
-SCAN_PAGES = 10  # pages of due rows a round reads past those of chats still sending, at most
+SCAN_PAGES = 10  # pages a round reads past rows of chats no sender here serves (the terminal's), at most
 
 ChatKey = tuple[str, str]  # (channel, chat_ref)
+
+
+def _chat_text(key: ChatKey) -> str:
+    """A chat as one string for SQL (channel and chat joined by a unit separator)."""
+    return f"{key[0]}\x1f{key[1]}"
 
 
 class DeliveryError(Exception):
@@ -133,36 +139,37 @@ class OutboxWorker:
         self._batch_was_full = False
         self._unrecorded: list[tuple[Delivery, DeliveryError | None]] = []
         self.recovered = False
-        # The chats being sent to, each by its task, and those of them a round found more due for:
-        # when such a chat's task ends, the loop is woken to send the rest (only then, so a chat
-        # finishing with nothing more to send costs no query).
+        # The chats being sent to, each by its task. A round's query passes over their rows (in
+        # SQL: a chat with hundreds of reminders queued must not be read again by every round),
+        # and a chat's task ending wakes the loop to send what came for it meanwhile.
         self._chats: dict[ChatKey, asyncio.Task[int]] = {}
-        self._skipped: set[ChatKey] = set()
 
     async def _write_here(self, fn: Callable[..., Any], *args: Any) -> Any:
         with self.wdb.atomic():
             return fn(*args)
 
     def due(self, limit: int = BATCH) -> list[Delivery]:
-        items = [self._delivery(r) for r in self._due_rows(limit, 0)]
+        items = [self._delivery(r) for r in self._due_rows(limit)]
         # A sender may serve only some chats of its channel (a terminal serves its own).
         return [i for i in items if self._accepts(i.channel, i.chat_ref)]
 
-    def _due_rows(self, limit: int, after: int) -> list[dict[str, Any]]:
+    def _due_rows(self, limit: int, passed: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """Due rows in order; `passed`: chats (`_chat_text`) whose rows are left out."""
         channels = list(self.senders)
         if not channels:
             return []
         marks = ",".join("?" for _ in channels)
         now = iso(self.clock())
+        leave_out = "and channel || char(31) || chat_ref not in (select value from json_each(?)) " if passed else ""
         # Messages to one chat keep their order: nothing overtakes an earlier one
         # that is waiting for its retry.
         return list(self.db.query(
-            f"select * from outbox where status = 'pending' and next_attempt_at <= ? and id > ? "
+            f"select * from outbox where status = 'pending' and next_attempt_at <= ? {leave_out}"
             f"and channel in ({marks}) and not exists (select 1 from outbox o2 where "
             f"o2.status = 'pending' and o2.channel = outbox.channel and "
             f"o2.chat_ref = outbox.chat_ref and o2.id < outbox.id and o2.next_attempt_at > ?) "
             f"order by id limit ?",
-            [now, after, *channels, now, limit],
+            [now, *([json.dumps(list(passed))] if passed else []), *channels, now, limit],
         ))
 
     @staticmethod
@@ -176,37 +183,30 @@ class OutboxWorker:
 
     def _due_by_chat(self) -> tuple[dict[ChatKey, list[Delivery]], bool]:
         """What is due, by chat, for chats with no send in flight (in order within each chat), and
-        whether a chat still sending had more due.
+        whether any chat was still sending (its rows were left out; it may have more due).
 
-        Rows of chats still sending are passed over and those chats remembered in
-        `_skipped`; further pages are read so that one chat with a long queue does
-        not hide the others' rows behind it. Sets `_batch_was_full` when a round
-        could not take everything that is due.
+        Usually one query. Only when a full page held rows of chats no sender here
+        serves (a terminal serves its own chat) is another page read, leaving out
+        every chat already seen, so that those rows cannot hide the others'. Sets
+        `_batch_was_full` when a round could not take everything that is due.
         """
+        sending = bool(self._chats)
+        passed = [_chat_text(key) for key in self._chats]
         by_chat: dict[ChatKey, list[Delivery]] = {}
-        taken, after, skipped = 0, 0, False
         for _ in range(SCAN_PAGES):
-            rows = self._due_rows(BATCH, after)
+            rows = self._due_rows(BATCH, passed)
+            keys = {(r["channel"], r["chat_ref"]) for r in rows}
+            refused = {key for key in keys if not self._accepts(*key)}
             for r in rows:
-                key = (r["channel"], r["chat_ref"])
-                if key in self._chats:
-                    self._skipped.add(key)
-                    skipped = True
-                elif self._accepts(*key):
-                    by_chat.setdefault(key, []).append(self._delivery(r))
-                    taken += 1
-            if len(rows) < BATCH:
-                self._batch_was_full = False
-                return by_chat, skipped
-            if taken >= BATCH:
-                self._batch_was_full = True
-                return by_chat, skipped
-            after = rows[-1]["id"]
-        # Pages of rows for chats still sending, and more behind them: go on after this round
-        # if it started anything, and in any case when one of those chats is done.
-        self._skipped.update(self._chats)
-        self._batch_was_full = taken > 0
-        return by_chat, True
+                if (r["channel"], r["chat_ref"]) not in refused:
+                    by_chat.setdefault((r["channel"], r["chat_ref"]), []).append(self._delivery(r))
+            full = len(rows) >= BATCH
+            if not full or not refused:
+                self._batch_was_full = full
+                return by_chat, sending
+            passed += [_chat_text(key) for key in keys]
+        self._batch_was_full = bool(by_chat)
+        return by_chat, sending
 
     # -- bookkeeping (runs inside `write`) ---------------------------------------------------
 
@@ -312,13 +312,11 @@ class OutboxWorker:
             del self._chats[key]
         if not task.cancelled() and task.exception() is not None:  # a bug: said here, as nobody awaits the task
             log.error("outbox: sending to %s:%s failed", *key, exc_info=task.exception())
-        if key in self._skipped:  # more was due for this chat while it was sending: send it now
-            self._skipped.discard(key)
-            self.wakeup.set()
+        self.wakeup.set()  # what came for this chat while it was sending goes out now
 
     async def _start_round(self) -> tuple[list[asyncio.Task[int]], bool]:
         """Start sending to each chat with something due and no send in flight; does not wait
-        for the sends. Returns the tasks started and whether a chat still sending had more due.
+        for the sends. Returns the tasks started and whether chats already sending were left out.
         Call under `_round`.
         """
         if self._unrecorded:  # nothing is sent while an earlier outcome is not recorded
@@ -332,22 +330,22 @@ class OutboxWorker:
             if self._unrecorded:
                 self._batch_was_full = False
                 return [], False
-        by_chat, skipped_any = self._due_by_chat()
+        by_chat, sending = self._due_by_chat()
         if not by_chat:
-            return [], skipped_any
+            return [], sending
         try:
             await self.write(self._start, [items[0] for items in by_chat.values()])
         except Exception as exc:
             log.warning("outbox: cannot record sends before making them (%s); waiting", exc)
             self._batch_was_full = False
-            return [], skipped_any
+            return [], sending
         tasks = []
         for key, items in by_chat.items():
             task = asyncio.create_task(self._one_chat(items))
             self._chats[key] = task
             task.add_done_callback(lambda done, key=key: self._chat_done(key, done))
             tasks.append(task)
-        return tasks, skipped_any
+        return tasks, sending
 
     async def _wait_for(self, tasks: list[asyncio.Task[int]]) -> None:
         """Wait for chat tasks; cancelled meanwhile (the process is going away), cancel them too."""
@@ -378,10 +376,10 @@ class OutboxWorker:
         sent = 0
         while True:
             async with self._round:
-                started, skipped_any = await self._start_round()
+                started, sending = await self._start_round()
             await self._wait_for(started)
             sent += sum(task.result() for task in started if not task.cancelled() and task.exception() is None)
-            if not skipped_any:
+            if not sending:
                 return sent
             await self._drain()
 

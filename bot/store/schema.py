@@ -320,6 +320,14 @@ def m060_canned_replies(db: Database) -> None:
     db["canned_replies"].create_index(["title", "id"])
 
 
+
+@migrations()
+def m070_outbox_due_by_channel(db: Database) -> None:
+    # The delivery round's query reads only the channels this process sends on: rows
+    # queued for a channel not running here (an admin's terminal, a Zalo OA not configured)
+    # used to be walked, and every reply wakes a round.
+    db["outbox"].create_index(["status", "channel", "next_attempt_at"], index_name="outbox_due_by_channel")
+
 def open_database(path: Path, busy_timeout: float = BUSY_TIMEOUT) -> Store:
     """Open (creating if needed) the bot's database, in WAL mode, fully migrated."""
     path.parent.mkdir(parents=True, exist_ok=True)
