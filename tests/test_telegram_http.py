@@ -19,7 +19,7 @@ from telegram.error import NetworkError, TimedOut
 
 from bot.channels import telegram as tgmod
 from bot.channels.common import StartError
-from bot.channels.telegram_http import AiohttpRequest, ConnectFailed, ConnectTimeout, PoolTimeout
+from bot.channels.telegram_http import AiohttpRequest, ConnectFailed, ConnectTimeout, PoolTimeout, not_sent
 from bot.models import Delivery, Incoming, Outcome, Reply
 from bot.store.outbox import DeliveryError
 from bot.store.schema import open_database
@@ -154,7 +154,7 @@ async def test_a_photo_album_and_a_document_arrive_byte_for_byte(
 async def test_a_send_that_got_no_answer_is_in_doubt_and_not_sent_again(tmp_path: Path) -> None:
     async with silent_server() as (url, received):
         error = await failure_at(url, tmp_path)
-        assert isinstance(error.__cause__, TimedOut) and not tgmod._not_sent(error.__cause__)
+        assert isinstance(error.__cause__, TimedOut) and not not_sent(error.__cause__)
         assert (str(error), decision(error)) == (
             f"no answer from Telegram within {SHORT:g} s; the message may have arrived", (True, False))
         assert b"".join(received).count(b"POST /bot") == 1  # it went out, once

@@ -154,12 +154,6 @@ def send_request() -> AiohttpRequest:
                           write_timeout=SEND_READ_TIMEOUT, pool_timeout=SEND_READ_TIMEOUT)
 
 
-def _not_sent(exc: TimedOut) -> bool:
-    """A timeout before the request went out (no connection, or none free in the pool): our
-    request class says so by the error's cause (telegram_http.NotSent)."""
-    return not_sent(exc)
-
-
 def _seconds(value: object) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)  # type: ignore[arg-type]
 
@@ -525,7 +519,7 @@ class TelegramChannel:
         except Forbidden as exc:
             raise DeliveryError(f"forbidden: {exc.message}", permanent=True) from exc
         except TimedOut as exc:
-            if _not_sent(exc):
+            if not_sent(exc):  # a timeout before the request went out: safe to send again
                 raise DeliveryError(f"telegram timeout before sending: {exc.message}") from exc
             raise DeliveryError(f"no answer from Telegram within {SEND_READ_TIMEOUT:g} s; the message may "
                                 "have arrived", in_doubt=True) from exc
